@@ -1,1 +1,139 @@
-export {}
+import { createRequire } from 'node:module';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { AuditLog } from './audit.js';
+import { loadBuiltInPolicy } from './policy/default.js';
+import { loadPolicyFile, PolicyError, type LoadedPolicy } from './policy/load.js';
+import { currentPlatform } from './platform/index.js';
+import { Broker } from './server/broker.js';
+import { isWindows } from './server/listener.js';
+
+// Both broker/src/cli.ts and the bundle dist/broker/cli.js sit two folders below package.json.
+export const brokerVersion: string = (createRequire(import.meta.url)('../../package.json') as { version: string }).version;
+
+const USAGE = `winshost-broker ${brokerVersion}: the WinsHost host broker
+
+Usage:
+  winshost-broker serve [--policy FILE] [--listen PATH] [--state-dir DIR] [--audit FILE|-] [--max-message-bytes N]
+  winshost-broker check-policy FILE
+  winshost-broker --version | --help
+
+serve         listen for callers; without --policy the built-in policy grants host and network reading only
+check-policy  validate a policy file and print every problem as file:line:column: message
+`;
+
+const defaultStateDir = isWindows ? join(process.env.ProgramData ?? 'C:\\ProgramData', 'WinsHost') : '/var/lib/winshost';
+
+class UsageError extends Error {}
+
+async function serve(args: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args,
+    options: {
+      policy: { type: 'string' },
+      listen: { type: 'string' },
+      'state-dir': { type: 'string' },
+      audit: { type: 'string' },
+      'max-message-bytes': { type: 'string' },
+    },
+    strict: true,
+  });
+  let maxMessageBytes: number | undefined;
+  if (values['max-message-bytes'] !== undefined) {
+    maxMessageBytes = Number(values['max-message-bytes']);
+    if (!Number.isInteger(maxMessageBytes) || maxMessageBytes < 1024) throw new UsageError('--max-message-bytes must be a whole number of at least 1024');
+  }
+  const loaded: LoadedPolicy = values.policy ? loadPolicyFile(values.policy) : loadBuiltInPolicy();
+  const audit = AuditLog.open(values.audit ?? loaded.policy.audit?.path ?? '-');
+  const broker = new Broker({
+    policy: loaded,
+    platform: await currentPlatform(),
+    audit,
+    stateDir: values['state-dir'] ?? defaultStateDir,
+    brokerVersion,
+    listenPath: values.listen,
+    maxMessageBytes,
+  });
+  let listeners;
+  try {
+    listeners = await broker.start();
+  } catch (error) {
+    await audit.close();
+    console.error(`winshost-broker: ${(error as Error).message}`);
+    return 3;
+  }
+  printBanner(loaded.source, audit.target, listeners);
+  await new Promise<void>((resolve) => {
+    const stop = () => resolve();
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+  });
+  await broker.stop();
+  await audit.close();
+  console.error('winshost-broker: stopped');
+  return 0;
+}
+
+function printBanner(source: string, auditTarget: string, listeners: { name: string; path: string; profiles: string[] }[]): void {
+  const lines = [`winshost-broker ${brokerVersion} serving (policy ${source}, audit ${auditTarget})`];
+  for (const listener of listeners) lines.push(`  listener ${listener.name}: ${listener.path} (profiles: ${listener.profiles.join(', ')})`);
+  const first = listeners[0].path;
+  lines.push('Connect from PowerShell:', `  Import-Module ./PSModule/WinsHost; Get-HostNetwork -Pipe '${first}'`);
+  if (isWindows) {
+    lines.push('Mount into a container:', `  docker run -v ${first}:${first} ...`);
+  } else {
+    const dir = first.slice(0, first.lastIndexOf('/')) || '/';
+    lines.push('Mount into a container:', `  docker run -v ${dir}:${dir} -e WINSHOST_PIPE=${first} ...`);
+  }
+  lines.push('Stop with Ctrl+C (SIGINT) or SIGTERM.');
+  console.error(lines.join('\n'));
+}
+
+function checkPolicy(args: string[]): number {
+  const { positionals } = parseArgs({ args, allowPositionals: true, strict: true, options: {} });
+  if (positionals.length !== 1) throw new UsageError('check-policy takes exactly one FILE');
+  const { policy, source } = loadPolicyFile(positionals[0]);
+  console.log(`${source}: ok (${policy.listeners.length} listener(s), ${Object.keys(policy.profiles).length} profile(s))`);
+  return 0;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  try {
+    switch (command) {
+      case 'serve':
+        return await serve(rest);
+      case 'check-policy':
+        return checkPolicy(rest);
+      case '--version':
+      case '-v':
+        console.log(brokerVersion);
+        return 0;
+      case '--help':
+      case '-h':
+      case 'help':
+        console.log(USAGE);
+        return 0;
+      default:
+        throw new UsageError(command === undefined ? 'a command is required' : `unknown command '${command}'`);
+    }
+  } catch (error) {
+    if (error instanceof PolicyError) {
+      console.error(error.message);
+      return 1;
+    }
+    if (error instanceof UsageError || (error as NodeJS.ErrnoException).code?.startsWith('ERR_PARSE_ARGS')) {
+      console.error(`winshost-broker: ${(error as Error).message}\n\n${USAGE}`);
+      return 2;
+    }
+    throw error;
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (error) => {
+    console.error(`winshost-broker: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
+    process.exit(70);
+  },
+);

@@ -1,0 +1,33 @@
+import type { CancellationToken, RequestType } from 'vscode-jsonrpc';
+import type { z } from 'zod';
+import type { CallerInfo } from '../../../typings/index.js';
+import type { Permission } from '../policy/decide.js';
+import type { HostPlatform } from '../platform/index.js';
+import type { PeerIdentity } from '../server/peer.js';
+
+/** What a handler may know about the request it serves. */
+export interface RequestContext {
+  platform: HostPlatform;
+  brokerVersion: string;
+  caller: CallerInfo;
+  peer: PeerIdentity;
+  /** Methods the caller's profile grants, for the handshake's capabilities. */
+  grantedMethods(): string[];
+  token: CancellationToken;
+}
+
+export interface Handler<P = unknown, R = unknown> {
+  method: string;
+  permission: Permission;
+  /** Strict: unknown fields are errors, so a misspelt option is never silently ignored. */
+  params: z.ZodType<P>;
+  handle(params: P, context: RequestContext): Promise<R>;
+}
+
+/** Ties a handler to its declaration in typings/, so params and result are checked against the protocol. */
+export function defineHandler<P, R>(
+  type: RequestType<P, R, void>,
+  definition: { permission: Permission; params: z.ZodType<P>; handle(params: P, context: RequestContext): Promise<R> },
+): Handler<P, R> {
+  return { method: type.method, ...definition };
+}

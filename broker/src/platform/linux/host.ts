@@ -1,0 +1,43 @@
+import { readFile } from 'node:fs/promises';
+import { arch, hostname, release, uptime } from 'node:os';
+import type { HostFacts, HostPlatformHost } from '../types.js';
+
+/** KEY=value lines of os-release(5), quotes removed. */
+export function parseOsRelease(text: string): Record<string, string> {
+  const values: Record<string, string> = {};
+  for (const line of text.split('\n')) {
+    const match = /^([A-Z0-9_]+)=(.*)$/.exec(line.trim());
+    if (!match) continue;
+    values[match[1]] = match[2].replace(/^(["'])(.*)\1$/, '$2').replace(/\\(.)/g, '$1');
+  }
+  return values;
+}
+
+async function osRelease(): Promise<Record<string, string>> {
+  for (const path of ['/etc/os-release', '/usr/lib/os-release']) {
+    try {
+      return parseOsRelease(await readFile(path, 'utf8'));
+    } catch {
+      // try the next location os-release(5) names
+    }
+  }
+  return {};
+}
+
+export const linuxHost: HostPlatformHost = {
+  async info(): Promise<HostFacts> {
+    const release_ = await osRelease();
+    const up = uptime();
+    return {
+      HostName: hostname(),
+      Platform: 'linux',
+      OSName: release_.PRETTY_NAME ?? release_.NAME ?? 'Linux',
+      OSVersion: release_.VERSION_ID ?? release(),
+      OSBuild: release_.BUILD_ID ?? release_.VERSION_ID ?? null,
+      KernelVersion: release(),
+      Architecture: arch(),
+      UptimeSeconds: Math.floor(up),
+      BootTime: new Date(Math.round(Date.now() / 1000 - up) * 1000).toISOString(),
+    };
+  },
+};

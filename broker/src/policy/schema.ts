@@ -1,0 +1,71 @@
+import { z } from 'zod';
+
+const name = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, 'must be 1-64 letters, digits, dot, dash or underscore');
+const id = z.number().int().min(0).max(0xffffffff);
+const ids = z.union([id, z.array(id).min(1)]);
+const account = z.union([id, z.string().min(1)]);
+
+/** Peer facts a profile applies to. Every key given must hold; an empty match holds for every peer. */
+export const MatchSchema = z.strictObject({
+  uid: ids.optional(),
+  gid: ids.optional(),
+  /** A namespace name under /run/netns (as made by `ip netns add`). */
+  netns: name.optional(),
+  /** A glob (`*` within a path segment, `**` across segments) over the peer's cgroup paths. */
+  cgroup: z.string().min(1).optional(),
+});
+
+const readGrant = z.strictObject({ read: z.boolean() });
+
+export const ProfileSchema = z.strictObject({
+  match: MatchSchema.optional(),
+  host: readGrant.optional(),
+  network: readGrant.optional(),
+});
+
+export const ListenerSchema = z.strictObject({
+  name,
+  /** Socket path (Linux) or pipe name (Windows); default `/run/winshost/<name>.sock` or `\\.\pipe\<name>`. */
+  path: z.string().min(1).optional(),
+  /** Linux socket file mode as an octal string, e.g. '0660'. */
+  mode: z.string().regex(/^0?[0-7]{3}$/, "must be an octal string such as '0660'").optional(),
+  owner: account.optional(),
+  group: account.optional(),
+  /** Profiles tried in order; the first whose match holds is the caller's. */
+  profiles: z.array(name).min(1),
+});
+
+export const PolicySchema = z
+  .strictObject({
+    version: z.literal(1).optional(),
+    listeners: z.array(ListenerSchema).min(1),
+    profiles: z.record(name, ProfileSchema),
+    audit: z.strictObject({ path: z.string().min(1) }).optional(),
+    limits: z
+      .strictObject({
+        maxMessageBytes: z.number().int().min(1024).max(64 * 1024 * 1024).optional(),
+      })
+      .optional(),
+  })
+  .superRefine((policy, ctx) => {
+    const seenNames = new Set<string>();
+    const seenPaths = new Set<string>();
+    policy.listeners.forEach((listener, i) => {
+      if (seenNames.has(listener.name)) ctx.addIssue({ code: 'custom', path: ['listeners', i, 'name'], message: `listener name '${listener.name}' is used twice` });
+      seenNames.add(listener.name);
+      if (listener.path !== undefined) {
+        if (seenPaths.has(listener.path)) ctx.addIssue({ code: 'custom', path: ['listeners', i, 'path'], message: `listener path '${listener.path}' is used twice` });
+        seenPaths.add(listener.path);
+      }
+      listener.profiles.forEach((profile, j) => {
+        if (!Object.hasOwn(policy.profiles, profile)) {
+          ctx.addIssue({ code: 'custom', path: ['listeners', i, 'profiles', j], message: `profile '${profile}' is not defined under profiles` });
+        }
+      });
+    });
+  });
+
+export type Policy = z.infer<typeof PolicySchema>;
+export type Profile = z.infer<typeof ProfileSchema>;
+export type Listener = z.infer<typeof ListenerSchema>;
+export type Match = z.infer<typeof MatchSchema>;

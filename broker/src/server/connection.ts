@@ -1,0 +1,199 @@
+import type { Socket } from 'node:net';
+import { performance } from 'node:perf_hooks';
+import { randomUUID } from 'node:crypto';
+import { createMessageConnection, NullLogger, ResponseError, StreamMessageWriter, type CancellationToken, type MessageConnection } from 'vscode-jsonrpc/node';
+import type { z } from 'zod';
+import { ErrorCodes, type CallerInfo, type ErrorData } from '../../../typings/index.js';
+import { paramsDigest, type AuditDecision, type AuditLog } from '../audit.js';
+import { BrokerError, InvalidParamsError, PolicyDeniedError } from '../errors.js';
+import type { Handler } from '../handlers/index.js';
+import { decide, type ProfileSelection } from '../policy/decide.js';
+import type { HostPlatform } from '../platform/index.js';
+import { FramingError, HardenedMessageReader, type FramingLimits, type RejectedMessage } from './framing.js';
+import { releasePeer, type PeerIdentity } from './peer.js';
+
+export interface ConnectionOptions {
+  listener: string;
+  /** Undefined when no profile of the listener matches the peer: every request is then denied. */
+  selection: ProfileSelection | undefined;
+  peer: PeerIdentity;
+  handlers: Map<string, Handler>;
+  platform: HostPlatform;
+  audit: AuditLog;
+  brokerVersion: string;
+  limits: FramingLimits;
+  log: (message: string) => void;
+}
+
+/** Requests read but not yet answered before reading pauses; keeps a flooding caller from growing memory. */
+const MAX_PENDING_REQUESTS = 64;
+/** Unsent response bytes before reading pauses, for a caller that writes but does not read. */
+const MAX_UNSENT_BYTES = 8 * 1024 * 1024;
+
+/**
+ * One caller. Requests go through: handshake state → method lookup → policy → params → handler, and every
+ * one of them ends in exactly one audit line. Errors that are not BrokerErrors are logged with an id and
+ * reach the caller only as that id.
+ */
+export class CallerConnection {
+  private readonly rpc: MessageConnection;
+  private readonly writer: StreamMessageWriter;
+  private initialized = false;
+  private pending = 0;
+  private closed = false;
+  readonly caller: CallerInfo;
+
+  constructor(
+    private readonly socket: Socket,
+    private readonly options: ConnectionOptions,
+  ) {
+    const { peer, selection } = options;
+    this.caller = {
+      listener: options.listener,
+      profile: selection?.name ?? '',
+      pid: peer.pid,
+      uid: peer.uid,
+      gid: peer.gid,
+      netns: peer.netns,
+      netnsName: peer.netnsName,
+    };
+    const reader = new HardenedMessageReader(
+      socket,
+      options.limits,
+      (rejected) => this.reject(rejected),
+      (violation) => this.onViolation(violation),
+    );
+    this.writer = new StreamMessageWriter(socket, 'utf-8');
+    this.rpc = createMessageConnection(reader, this.writer, NullLogger);
+    this.rpc.onRequest((method, params, token) => this.dispatch(method, params, token));
+    this.rpc.onClose(() => this.dispose());
+    socket.on('close', () => this.dispose());
+    socket.on('error', () => this.dispose());
+    socket.on('drain', () => this.resumeIfIdle());
+    this.rpc.listen();
+  }
+
+  private async dispatch(method: string, rawParams: unknown, token: CancellationToken): Promise<unknown> {
+    const started = performance.now();
+    this.pending++;
+    if (this.pending >= MAX_PENDING_REQUESTS || this.socket.writableLength >= MAX_UNSENT_BYTES) this.socket.pause();
+    let decision: AuditDecision = 'error';
+    let rule: string | null = null;
+    let resultCode = 0;
+    let reason: string | undefined;
+    try {
+      const { selection, handlers } = this.options;
+      if (!selection) {
+        throw new PolicyDeniedError(`no profile of listener '${this.options.listener}' matches this caller (uid ${this.caller.uid ?? '?'}, gid ${this.caller.gid ?? '?'})`, `listeners.${this.options.listener}.profiles`, 'NoProfileMatched');
+      }
+      const handler = handlers.get(method);
+      if (!handler) throw new BrokerError('MethodNotFound', `method '${method}' does not exist`, { reason: 'UnknownMethod' });
+      if (!this.initialized && method !== 'initialize') {
+        throw new BrokerError('ServerNotInitialized', `call 'initialize' before '${method}'`, { reason: 'NotInitialized' });
+      }
+      const verdict = decide(selection.name, selection.profile, handler.permission);
+      rule = verdict.rule;
+      if (!verdict.allowed) throw new PolicyDeniedError(`profile '${selection.name}' does not grant ${method} (${verdict.rule})`, verdict.rule);
+      const params = parseParams(handler.params, rawParams);
+      decision = 'allow';
+      const result = await handler.handle(params, {
+        platform: this.options.platform,
+        brokerVersion: this.options.brokerVersion,
+        caller: this.caller,
+        peer: this.options.peer,
+        grantedMethods: () => this.grantedMethods(),
+        token,
+      });
+      if (method === 'initialize') this.initialized = true;
+      return result;
+    } catch (error) {
+      const response = this.toResponseError(error, method);
+      resultCode = response.code;
+      reason = (response.data as ErrorData | undefined)?.reason;
+      if (resultCode === ErrorCodes.PolicyDenied) decision = 'deny';
+      throw response;
+    } finally {
+      this.options.audit.record({
+        time: new Date().toISOString(),
+        listener: this.options.listener,
+        profile: this.options.selection?.name ?? null,
+        peer: { pid: this.caller.pid, uid: this.caller.uid, gid: this.caller.gid, netns: this.caller.netns, netnsName: this.caller.netnsName },
+        method,
+        paramsDigest: paramsDigest(rawParams),
+        decision,
+        rule,
+        durationMs: Math.round((performance.now() - started) * 1000) / 1000,
+        resultCode,
+        ...(reason ? { reason } : {}),
+      });
+      this.pending--;
+      this.resumeIfIdle();
+    }
+  }
+
+  private grantedMethods(): string[] {
+    const selection = this.options.selection;
+    if (!selection) return [];
+    return [...this.options.handlers.values()]
+      .filter((handler) => decide(selection.name, selection.profile, handler.permission).allowed)
+      .map((handler) => handler.method);
+  }
+
+  private toResponseError(error: unknown, method: string): ResponseError<ErrorData> {
+    if (error instanceof BrokerError) return error.toResponseError();
+    if (error instanceof ResponseError) return error as ResponseError<ErrorData>;
+    const incident = randomUUID();
+    this.options.log(`internal error ${incident} in ${method}: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
+    return new ResponseError(ErrorCodes.InternalError, `internal error in the broker (incident ${incident})`, { reason: 'InternalError', incident });
+  }
+
+  /** A well-framed message that is not a request: answer it and keep reading. */
+  private reject(rejected: RejectedMessage): void {
+    this.options.audit.record({
+      time: new Date().toISOString(),
+      listener: this.options.listener,
+      profile: this.options.selection?.name ?? null,
+      peer: { pid: this.caller.pid, uid: this.caller.uid, gid: this.caller.gid, netns: this.caller.netns, netnsName: this.caller.netnsName },
+      method: '<invalid>',
+      paramsDigest: null,
+      decision: 'error',
+      rule: null,
+      durationMs: 0,
+      resultCode: rejected.code,
+      reason: rejected.code === ErrorCodes.ParseError ? 'ParseError' : 'InvalidRequest',
+    });
+    void this.writer
+      .write({ jsonrpc: '2.0', id: rejected.id, error: { code: rejected.code, message: rejected.message, data: { reason: rejected.code === ErrorCodes.ParseError ? 'ParseError' : 'InvalidRequest' } } } as never)
+      .catch(() => this.socket.destroy());
+  }
+
+  /** After a framing violation the stream cannot be resynchronised: write nothing more and close. */
+  private onViolation(violation: FramingError): void {
+    this.options.log(`closing connection from pid ${this.caller.pid ?? '?'}: ${violation.reason}: ${violation.message}`);
+    this.socket.destroy();
+  }
+
+  private resumeIfIdle(): void {
+    if (this.closed) return;
+    if (this.pending < MAX_PENDING_REQUESTS && this.socket.writableLength < MAX_UNSENT_BYTES && this.socket.isPaused()) this.socket.resume();
+  }
+
+  dispose(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.rpc.dispose();
+    this.socket.destroy();
+    releasePeer(this.options.peer);
+  }
+}
+
+function parseParams<P>(schema: z.ZodType<P>, raw: unknown): P {
+  if (Array.isArray(raw)) throw new InvalidParamsError('params must be an object, not an array', '');
+  const result = schema.safeParse(raw ?? {});
+  if (result.success) return result.data;
+  const issue = result.error.issues[0];
+  const unknownKey = issue.code === 'unrecognized_keys' ? issue.keys[0] : undefined;
+  const field = [...issue.path, ...(unknownKey !== undefined ? [unknownKey] : [])].join('.');
+  const message = unknownKey !== undefined ? `unknown field '${field}'` : `${field || 'params'}: ${issue.message}`;
+  throw new InvalidParamsError(message, field);
+}
