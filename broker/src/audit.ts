@@ -47,6 +47,11 @@ export class AuditLog {
     this.stream.write(`${JSON.stringify(entry)}\n`);
   }
 
+  /** Resolves once every line recorded so far has reached the file or stdout. */
+  flushed(): Promise<void> {
+    return new Promise((resolve) => this.stream.write('', () => resolve()));
+  }
+
   close(): Promise<void> {
     if (!this.ownsStream) return new Promise((resolve) => (this.stream.writableLength ? this.stream.once('drain', resolve) : resolve()));
     return new Promise((resolve) => this.stream.end(resolve));

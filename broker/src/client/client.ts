@@ -40,7 +40,9 @@ export class WinsHostClient {
   }
 
   request<P, R>(type: RequestType<P, R, void>, params: P): Promise<R> {
-    return this.connection.sendRequest(type, params);
+    // vscode-jsonrpc's RequestParam<P> is a conditional type that a generic P cannot satisfy; the
+    // signature of this method is what keeps callers typed.
+    return this.connection.sendRequest(type, params as never);
   }
 
   onNotification<P>(type: NotificationType<P>, handler: (params: P) => void): void {

@@ -1,5 +1,5 @@
 import { readFile } from 'node:fs/promises';
-import { arch, hostname, release, uptime } from 'node:os';
+import { hostname, machine, release, uptime } from 'node:os';
 import type { HostFacts, HostPlatformHost } from '../types.js';
 
 /** KEY=value lines of os-release(5), quotes removed. */
@@ -13,7 +13,18 @@ export function parseOsRelease(text: string): Record<string, string> {
   return values;
 }
 
-async function osRelease(): Promise<Record<string, string>> {
+/** os-release changes only with an upgrade; re-reading it at most once a minute keeps host/info cheap. */
+const OS_RELEASE_TTL_MS = 60_000;
+let cachedOsRelease: { values: Promise<Record<string, string>>; readAt: number } | undefined;
+
+function osRelease(): Promise<Record<string, string>> {
+  if (!cachedOsRelease || Date.now() - cachedOsRelease.readAt > OS_RELEASE_TTL_MS) {
+    cachedOsRelease = { values: readOsRelease(), readAt: Date.now() };
+  }
+  return cachedOsRelease.values;
+}
+
+async function readOsRelease(): Promise<Record<string, string>> {
   for (const path of ['/etc/os-release', '/usr/lib/os-release']) {
     try {
       return parseOsRelease(await readFile(path, 'utf8'));
@@ -35,7 +46,7 @@ export const linuxHost: HostPlatformHost = {
       OSVersion: release_.VERSION_ID ?? release(),
       OSBuild: release_.BUILD_ID ?? release_.VERSION_ID ?? null,
       KernelVersion: release(),
-      Architecture: arch(),
+      Architecture: machine(),
       UptimeSeconds: Math.floor(up),
       BootTime: new Date(Math.round(Date.now() / 1000 - up) * 1000).toISOString(),
     };

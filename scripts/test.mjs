@@ -1,0 +1,73 @@
+#!/usr/bin/env node
+// `npm test`: every node:test file, then every Pester suite, then one closing line with the totals.
+// `npm run test:node` / `npm run test:pester` run one half.
+import { spawn } from 'node:child_process';
+import { readdirSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import { pesterManifest, pwshPath, repoRoot } from './setup.mjs';
+
+function files(dir, suffix) {
+  const out = [];
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const full = join(dir, entry.name);
+    if (entry.isDirectory() && entry.name !== 'fixtures' && entry.name !== 'node_modules') out.push(...files(full, suffix));
+    else if (entry.isFile() && entry.name.endsWith(suffix)) out.push(full);
+  }
+  return out.sort();
+}
+
+/** Runs a command, echoing its output, and returns the output with the exit code. */
+function run(command, args, env = {}) {
+  return new Promise((resolve) => {
+    const child = spawn(command, args, { cwd: repoRoot, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    child.stdout.on('data', (chunk) => {
+      output += chunk;
+      process.stdout.write(chunk);
+    });
+    child.stderr.on('data', (chunk) => process.stderr.write(chunk));
+    child.on('close', (code, signal) => resolve({ code: code ?? 128, signal, output }));
+  });
+}
+
+function count(output, pattern) {
+  const match = [...output.matchAll(pattern)].pop();
+  return match ? Number(match[1]) : 0;
+}
+
+async function nodeTests() {
+  const tests = files(join(repoRoot, 'test'), '.test.ts').map((file) => relative(repoRoot, file));
+  console.log(`node:test: ${tests.length} files`);
+  const result = await run(process.execPath, ['--import', 'tsx', '--test', '--test-reporter=tap', '--test-concurrency=1', ...tests]);
+  return {
+    code: result.code,
+    passed: count(result.output, /^# pass (\d+)$/gm),
+    failed: count(result.output, /^# fail (\d+)$/gm) + count(result.output, /^# cancelled (\d+)$/gm),
+    skipped: count(result.output, /^# skipped (\d+)$/gm),
+  };
+}
+
+async function pesterTests() {
+  const result = await run(pwshPath, ['-NoLogo', '-NoProfile', '-NonInteractive', '-File', join(repoRoot, 'scripts', 'run-pester.ps1'), '-PesterManifest', pesterManifest], {
+    POWERSHELL_TELEMETRY_OPTOUT: '1',
+    DOTNET_CLI_TELEMETRY_OPTOUT: '1',
+  });
+  return {
+    code: result.code,
+    passed: count(result.output, /^Pester totals: (\d+) passed/gm),
+    failed: count(result.output, /^Pester totals: \d+ passed, (\d+) failed/gm),
+    skipped: count(result.output, /^Pester totals: \d+ passed, \d+ failed, (\d+) skipped/gm),
+  };
+}
+
+const onlyNode = process.argv.includes('--node-only');
+const onlyPester = process.argv.includes('--pester-only');
+const results = [];
+if (!onlyPester) results.push(await nodeTests());
+if (!onlyNode) results.push(await pesterTests());
+const passed = results.reduce((sum, r) => sum + r.passed, 0);
+const failed = results.reduce((sum, r) => sum + r.failed, 0);
+const skipped = results.reduce((sum, r) => sum + r.skipped, 0);
+const crashed = results.some((r) => r.code !== 0) && failed === 0;
+console.log(`\ntests: ${passed} passed, ${failed + (crashed ? 1 : 0)} failed, ${skipped} skipped`);
+process.exit(results.every((r) => r.code === 0) ? 0 : 1);
