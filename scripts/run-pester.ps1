@@ -4,7 +4,8 @@ param(
     [string[]]$Path = @((Join-Path $PSScriptRoot '..' 'test'))
 )
 $ErrorActionPreference = 'Stop'
-Import-Module $PesterManifest -Force
+$PSStyle.OutputRendering = 'PlainText'
+Import-Module (Resolve-Path $PesterManifest).Path -Force
 $configuration = New-PesterConfiguration
 $configuration.Run.Path = $Path
 $configuration.Run.PassThru = $true

@@ -27,8 +27,15 @@ export function paramsDigest(params: unknown): string | null {
   return createHash('sha256').update(JSON.stringify(params) ?? '').digest('hex').slice(0, 16);
 }
 
-/** Appends JSON lines to a file (created 0600) or to stdout; `close()` resolves once all is flushed. */
+/**
+ * Appends JSON lines to a file (created 0600) or to stdout. Lines recorded in one turn of the event loop are
+ * written together right after it, so responses leave before the audit write and a busy broker makes one
+ * write per turn rather than one per request; a line is never held longer than that turn.
+ */
 export class AuditLog {
+  private pending: string[] = [];
+  private scheduled = false;
+
   private constructor(
     private readonly stream: Writable,
     readonly target: string,
@@ -44,16 +51,29 @@ export class AuditLog {
   }
 
   record(entry: AuditEntry): void {
-    this.stream.write(`${JSON.stringify(entry)}\n`);
+    this.pending.push(`${JSON.stringify(entry)}\n`);
+    if (!this.scheduled) {
+      this.scheduled = true;
+      setImmediate(() => this.flush());
+    }
+  }
+
+  private flush(): void {
+    this.scheduled = false;
+    if (this.pending.length === 0) return;
+    const lines = this.pending.join('');
+    this.pending = [];
+    this.stream.write(lines);
   }
 
   /** Resolves once every line recorded so far has reached the file or stdout. */
   flushed(): Promise<void> {
+    this.flush();
     return new Promise((resolve) => this.stream.write('', () => resolve()));
   }
 
-  close(): Promise<void> {
-    if (!this.ownsStream) return new Promise((resolve) => (this.stream.writableLength ? this.stream.once('drain', resolve) : resolve()));
-    return new Promise((resolve) => this.stream.end(resolve));
+  async close(): Promise<void> {
+    await this.flushed();
+    if (this.ownsStream) await new Promise<void>((resolve) => this.stream.end(resolve));
   }
 }

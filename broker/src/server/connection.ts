@@ -1,7 +1,7 @@
 import type { Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { randomUUID } from 'node:crypto';
-import { createMessageConnection, NullLogger, ResponseError, StreamMessageWriter, type CancellationToken, type MessageConnection } from 'vscode-jsonrpc/node';
+import { createMessageConnection, NullLogger, ResponseError, type CancellationToken, type MessageConnection } from 'vscode-jsonrpc/node';
 import type { z } from 'zod';
 import { ErrorCodes, type CallerInfo, type ErrorData } from '../../../typings/index.js';
 import { paramsDigest, type AuditDecision, type AuditLog } from '../audit.js';
@@ -9,7 +9,7 @@ import { BrokerError, InvalidParamsError, PolicyDeniedError } from '../errors.js
 import type { Handler } from '../handlers/index.js';
 import { decide, type ProfileSelection } from '../policy/decide.js';
 import type { HostPlatform } from '../platform/index.js';
-import { FramingError, HardenedMessageReader, type FramingLimits, type RejectedMessage } from './framing.js';
+import { FramedMessageWriter, FramingError, HardenedMessageReader, type FramingLimits, type RejectedMessage } from './framing.js';
 import { releasePeer, type PeerIdentity } from './peer.js';
 
 export interface ConnectionOptions {
@@ -37,7 +37,7 @@ const MAX_UNSENT_BYTES = 8 * 1024 * 1024;
  */
 export class CallerConnection {
   private readonly rpc: MessageConnection;
-  private readonly writer: StreamMessageWriter;
+  private readonly writer: FramedMessageWriter;
   private initialized = false;
   private pending = 0;
   private closed = false;
@@ -63,7 +63,7 @@ export class CallerConnection {
       (rejected) => this.reject(rejected),
       (violation) => this.onViolation(violation),
     );
-    this.writer = new StreamMessageWriter(socket, 'utf-8');
+    this.writer = new FramedMessageWriter(socket);
     this.rpc = createMessageConnection(reader, this.writer, NullLogger);
     this.rpc.onRequest((method, params, token) => this.dispatch(method, params, token));
     this.rpc.onClose(() => this.dispose());
@@ -86,11 +86,11 @@ export class CallerConnection {
       if (!selection) {
         throw new PolicyDeniedError(`no profile of listener '${this.options.listener}' matches this caller (uid ${this.caller.uid ?? '?'}, gid ${this.caller.gid ?? '?'})`, `listeners.${this.options.listener}.profiles`, 'NoProfileMatched');
       }
-      const handler = handlers.get(method);
-      if (!handler) throw new BrokerError('MethodNotFound', `method '${method}' does not exist`, { reason: 'UnknownMethod' });
       if (!this.initialized && method !== 'initialize') {
         throw new BrokerError('ServerNotInitialized', `call 'initialize' before '${method}'`, { reason: 'NotInitialized' });
       }
+      const handler = handlers.get(method);
+      if (!handler) throw new BrokerError('MethodNotFound', `method '${method}' does not exist`, { reason: 'UnknownMethod' });
       const verdict = decide(selection.name, selection.profile, handler.permission);
       rule = verdict.rule;
       if (!verdict.allowed) throw new PolicyDeniedError(`profile '${selection.name}' does not grant ${method} (${verdict.rule})`, verdict.rule);

@@ -1,5 +1,5 @@
 import type { Socket } from 'node:net';
-import { AbstractMessageReader, Disposable, type DataCallback, type Message } from 'vscode-jsonrpc/node';
+import { AbstractMessageReader, AbstractMessageWriter, Disposable, type DataCallback, type Message, type MessageWriter } from 'vscode-jsonrpc/node';
 import { ErrorCodes, FramingDefaults } from '../../../typings/index.js';
 
 export interface FramingLimits {
@@ -166,6 +166,31 @@ export class HardenedMessageReader extends AbstractMessageReader {
     const first = this.chunks[0];
     this.buffered -= length;
     this.chunks = this.buffered > 0 ? [first.subarray(first.length - this.buffered)] : [];
+  }
+}
+
+/**
+ * Writes each message as one buffer (header and body together) straight to the socket. vscode-jsonrpc's
+ * stream writer sends the header and the body as two writes and waits for the first to complete before the
+ * second, behind a lock: two syscalls and a completion wait per response. Backpressure is the connection's
+ * job: it stops reading from a caller whose unsent responses pile up.
+ */
+export class FramedMessageWriter extends AbstractMessageWriter implements MessageWriter {
+  constructor(private readonly socket: Socket) {
+    super();
+    socket.on('error', (error) => this.fireError(error));
+    socket.on('close', () => this.fireClose());
+  }
+
+  write(message: Message): Promise<void> {
+    if (this.socket.destroyed) return Promise.reject(new Error('the connection is closed'));
+    const body = Buffer.from(JSON.stringify(message), 'utf8');
+    this.socket.write(Buffer.concat([Buffer.from(`Content-Length: ${body.length}\r\n\r\n`, 'ascii'), body]));
+    return Promise.resolve();
+  }
+
+  end(): void {
+    this.socket.end();
   }
 }
 

@@ -35,18 +35,22 @@ async function readOsRelease(): Promise<Record<string, string>> {
   return {};
 }
 
+// The kernel release and machine cannot change while the broker runs; the hostname can.
+const kernelRelease = release();
+const kernelMachine = machine();
+
 export const linuxHost: HostPlatformHost = {
   async info(): Promise<HostFacts> {
-    const release_ = await osRelease();
+    const osReleaseValues = await osRelease();
     const up = uptime();
     return {
       HostName: hostname(),
       Platform: 'linux',
-      OSName: release_.PRETTY_NAME ?? release_.NAME ?? 'Linux',
-      OSVersion: release_.VERSION_ID ?? release(),
-      OSBuild: release_.BUILD_ID ?? release_.VERSION_ID ?? null,
-      KernelVersion: release(),
-      Architecture: machine(),
+      OSName: osReleaseValues.PRETTY_NAME ?? osReleaseValues.NAME ?? 'Linux',
+      OSVersion: osReleaseValues.VERSION_ID ?? kernelRelease,
+      OSBuild: osReleaseValues.BUILD_ID ?? osReleaseValues.VERSION_ID ?? null,
+      KernelVersion: kernelRelease,
+      Architecture: kernelMachine,
       UptimeSeconds: Math.floor(up),
       BootTime: new Date(Math.round(Date.now() / 1000 - up) * 1000).toISOString(),
     };
