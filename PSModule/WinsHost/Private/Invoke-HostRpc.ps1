@@ -1,0 +1,59 @@
+function Invoke-HostRpc {
+    <#
+    .SYNOPSIS
+    Calls a broker method and returns its result; the one entry point public cmdlets use.
+
+    .DESCRIPTION
+    Uses (and opens when needed) this runspace's connection; see Get-HostRpcConnection for which pipe.
+
+    A request whose send fails - the broker restarted, or the pipe broke since the last call - is sent once
+    more on a fresh connection. Only the send is retried: once a request went out, the broker may have acted
+    on it (started a process, changed a rule), so losing the response is reported, never replayed.
+
+    Errors are thrown as exceptions tagged for New-HostBrokerErrorRecord: ConnectionError, ProtocolError, or
+    the JSON-RPC error's name (PolicyDenied, NotFound, ...). Notifications that arrive before the response go
+    to -OnNotification; see Receive-HostRpcResponse.
+    #>
+    [CmdletBinding()]
+    [OutputType([psobject])]
+    param(
+        # A method string declared in typings/ (Module.Tests.ps1 checks every literal passed here).
+        [Parameter(Mandatory)]
+        [string] $Method,
+
+        [System.Collections.IDictionary] $Params,
+
+        [scriptblock] $OnNotification,
+
+        [AllowNull()]
+        [AllowEmptyString()]
+        [string] $Pipe
+    )
+
+    $connection = Get-HostRpcConnection -Pipe $Pipe
+    try {
+        $id = Send-HostRpcRequest -Connection $connection -Method $Method -Params $Params
+    }
+    catch {
+        $failure = Get-HostBrokerInnerException -Exception $_.Exception
+        if (-not $failure.Data.Contains('WinsHost.SendFailed')) {
+            throw
+        }
+        Write-Verbose ("WinsHost: sending '{0}' to {1} failed ({2}); reconnecting once." -f $Method, $connection.Endpoint.Pipe, $failure.Message)
+        Close-HostRpcConnection -Connection $connection
+        # Without -Pipe this reopens the connection just closed: same endpoint, same timeout.
+        $connection = Get-HostRpcConnection
+        $id = Send-HostRpcRequest -Connection $connection -Method $Method -Params $Params
+    }
+
+    $receive = @{
+        Connection = $connection
+        Id         = $id
+        Method     = $Method
+    }
+    if ($OnNotification) {
+        $receive['OnNotification'] = $OnNotification
+    }
+    $result = Receive-HostRpcResponse @receive
+    , $result
+}

@@ -1,0 +1,124 @@
+function Open-HostRpcConnection {
+    <#
+    .SYNOPSIS
+    Connects to the broker pipe and performs the initialize handshake; returns the connection object.
+
+    .DESCRIPTION
+    The connection object carries the stream, the read buffer, the next request id and what initialize
+    returned (serverInfo, protocolVersion, capabilities, caller). Connect-HostBroker -PassThru shows the
+    latter; the caller's profile is what users need when a policy denies them.
+    #>
+    [CmdletBinding()]
+    [OutputType('WinsHost.RpcConnection')]
+    param(
+        # A WinsHost.PipeEndpoint from Resolve-HostBrokerPipe.
+        [Parameter(Mandatory)]
+        [psobject] $Endpoint,
+
+        [ValidateRange(1, 3600)]
+        [int] $TimeoutSec = 5
+    )
+
+    $activity = 'Cannot connect to the WinsHost broker'
+
+    # NamedPipeClientStream.Connect keeps retrying a socket path that does not exist until the timeout ends;
+    # in a container that almost always means "not mounted", which deserves an immediate answer.
+    if ($Endpoint.IsUnixSocket -and -not [System.IO.File]::Exists($Endpoint.PipeName)) {
+        throw (New-HostBrokerConnectionException -Endpoint $Endpoint -Activity $activity -Reason 'the socket does not exist' -MountHint)
+    }
+
+    $stream = $null
+    try {
+        # Asynchronous so that reads can be abandoned (Ctrl+C) and cancelled by Dispose; see Read-HostRpcStream.
+        $stream = New-Object System.IO.Pipes.NamedPipeClientStream $Endpoint.ServerName, $Endpoint.PipeName, ([System.IO.Pipes.PipeDirection]::InOut), ([System.IO.Pipes.PipeOptions]::Asynchronous)
+        $stream.Connect($TimeoutSec * 1000)
+    }
+    catch {
+        if ($null -ne $stream) {
+            $stream.Dispose()
+        }
+        $inner = Get-HostBrokerInnerException -Exception $_.Exception
+        $category = [System.Management.Automation.ErrorCategory]::ConnectionError
+        if ($inner -is [System.TimeoutException]) {
+            $reason = 'no broker answered within {0} seconds' -f $TimeoutSec
+        }
+        elseif ($inner -is [System.UnauthorizedAccessException]) {
+            $reason = 'access is denied; the broker grants this pipe only to the accounts its policy names'
+            $category = [System.Management.Automation.ErrorCategory]::PermissionDenied
+        }
+        else {
+            $reason = $inner.Message
+        }
+        throw (New-HostBrokerConnectionException -Endpoint $Endpoint -Activity $activity -Reason $reason -InnerException $inner -MountHint -Category $category)
+    }
+
+    $connection = [pscustomobject]@{
+        PSTypeName      = 'WinsHost.RpcConnection'
+        Endpoint        = $Endpoint
+        Stream          = $stream
+        IsOpen          = $true
+        TimeoutSec      = $TimeoutSec
+        NextId          = [long]1
+        Buffer          = [byte[]]::new(65536)
+        BufferOffset    = 0
+        BufferCount     = 0
+        ConnectedAt     = [datetime]::Now
+        ServerInfo      = $null
+        ProtocolVersion = $null
+        Capabilities    = $null
+        Caller          = $null
+    }
+
+    $module = $MyInvocation.MyCommand.Module
+    $version = '0.0.0'
+    if ($module) {
+        $version = $module.Version.ToString()
+    }
+    $params = @{
+        clientInfo      = @{ name = 'WinsHost.PowerShell'; version = $version }
+        protocolVersion = 1
+    }
+
+    try {
+        $id = Send-HostRpcRequest -Connection $connection -Method 'initialize' -Params $params
+        # Something else listening on the path (or a wedged broker) must not hang the first cmdlet forever.
+        $deadline = [datetime]::UtcNow.AddSeconds($TimeoutSec)
+        $result = Receive-HostRpcResponse -Connection $connection -Id $id -Method 'initialize' -Deadline $deadline
+    }
+    catch {
+        Close-HostRpcConnection -Connection $connection
+        $inner = Get-HostBrokerInnerException -Exception $_.Exception
+        # A send that fails right after connecting is still a failure to connect, not a request to retry.
+        if ($inner.Data.Contains('WinsHost.SendFailed')) {
+            $inner.Data.Remove('WinsHost.SendFailed')
+        }
+        throw
+    }
+
+    $resultProperties = $null
+    if ($result -is [System.Management.Automation.PSCustomObject]) {
+        $resultProperties = $result.PSObject.Properties
+    }
+    if ($null -eq $resultProperties -or $null -eq $resultProperties['protocolVersion'] -or $null -eq $resultProperties['serverInfo']) {
+        Close-HostRpcConnection -Connection $connection
+        throw (New-HostBrokerException -ErrorId 'ProtocolError' -Category ProtocolError -ExceptionType InvalidData `
+                -Message ("The server at '{0}' answered initialize without serverInfo and protocolVersion; it is not a WinsHost broker." -f $Endpoint.Pipe) `
+                -Data @{ Pipe = [string]$Endpoint.Pipe; Method = 'initialize' })
+    }
+    if ([string]$result.protocolVersion -ne '1') {
+        Close-HostRpcConnection -Connection $connection
+        throw (New-HostBrokerException -ErrorId 'ProtocolError' -Category ProtocolError -ExceptionType InvalidData `
+                -Message ("The WinsHost broker at '{0}' speaks protocol version {1}; this module speaks version 1. Install a matching WinsHost module." -f $Endpoint.Pipe, $result.protocolVersion) `
+                -Data @{ Pipe = [string]$Endpoint.Pipe; Method = 'initialize' })
+    }
+
+    $connection.ServerInfo = $result.serverInfo
+    $connection.ProtocolVersion = [int]$result.protocolVersion
+    if ($null -ne $resultProperties['capabilities']) {
+        $connection.Capabilities = $result.capabilities
+    }
+    if ($null -ne $resultProperties['caller']) {
+        $connection.Caller = $result.caller
+    }
+    $connection
+}

@@ -1,0 +1,34 @@
+@{
+    RootModule           = 'WinsHost.psm1'
+    ModuleVersion        = '0.1.0'
+    GUID                 = '30db9fd6-1bde-47c2-bf0d-8e0819256807'
+    Author               = 'WinsHost contributors'
+    CompanyName          = 'WinsHost'
+    Copyright            = '(c) WinsHost contributors. MIT License.'
+    Description          = 'Ask the container host for things through the WinsHost broker: a least-privilege JSON-RPC broker reached over a mounted named pipe (Windows) or Unix socket (Linux).'
+
+    # The module must keep working in Windows PowerShell 5.1 containers (servercore images ship only 5.1).
+    CompatiblePSEditions = @('Desktop', 'Core')
+    PowerShellVersion    = '5.1'
+
+    FormatsToProcess     = 'WinsHost.Format.ps1xml'
+
+    # Explicit lists: wildcards make PowerShell load the module to discover commands, and export helpers by accident.
+    FunctionsToExport    = @(
+        'Connect-HostBroker'
+        'Disconnect-HostBroker'
+        'Get-HostInfo'
+        'Get-HostNetwork'
+        'Get-HostRoute'
+    )
+    CmdletsToExport      = @()
+    AliasesToExport      = @()
+    VariablesToExport    = @()
+
+    PrivateData          = @{
+        PSData = @{
+            Tags         = @('WinsHost', 'Containers', 'Windows', 'Linux', 'Broker', 'JSON-RPC', 'NamedPipe', 'Network', 'PSEdition_Desktop', 'PSEdition_Core')
+            ReleaseNotes = 'Initial release: broker connection, host information, host network adapters and routes.'
+        }
+    }
+}

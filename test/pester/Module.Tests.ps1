@@ -1,0 +1,657 @@
+#Requires -Modules @{ ModuleName = 'Pester'; ModuleVersion = '5.0.0' }
+# Static and unit checks of the WinsHost module: manifest and exports, help, Windows PowerShell 5.1
+# syntax, the methods it sends against typings/, pipe selection, and the mapping of errors to ErrorRecords.
+
+BeforeDiscovery {
+    . (Join-Path -Path $PSScriptRoot -ChildPath 'support/Typings.ps1')
+    $moduleRoot = (Resolve-Path -LiteralPath (Join-Path -Path $PSScriptRoot -ChildPath '../../PSModule/WinsHost')).ProviderPath
+
+    $moduleFiles = @(Get-ChildItem -LiteralPath $moduleRoot -Recurse -File |
+            Where-Object { $_.Extension -in '.ps1', '.psm1', '.psd1' } |
+            ForEach-Object { @{ Path = $_.FullName; Name = $_.FullName.Substring($moduleRoot.Length + 1) } })
+    $allModuleFiles = @(Get-ChildItem -LiteralPath $moduleRoot -Recurse -File |
+            ForEach-Object { @{ Path = $_.FullName; Name = $_.FullName.Substring($moduleRoot.Length + 1) } })
+    $publicFunctions = @(Get-ChildItem -LiteralPath (Join-Path $moduleRoot 'Public') -Filter '*.ps1' -File |
+            ForEach-Object { @{ Name = $_.BaseName; Path = $_.FullName } })
+    $errorCases = @(Get-TypingsErrorTable | ForEach-Object { @{ Name = $_.Name; Code = $_.Code; Category = $_.Category } })
+    # Each public cmdlet that calls the broker, with the arguments that make it do so.
+    $rpcCmdlets = @(
+        @{ Command = 'Get-HostInfo'; Arguments = @{}; Method = 'host/info' }
+        @{ Command = 'Get-HostNetwork'; Arguments = @{ All = $true }; Method = 'network/adapters' }
+        @{ Command = 'Get-HostRoute'; Arguments = @{}; Method = 'network/routes' }
+    )
+}
+
+BeforeAll {
+    . (Join-Path -Path $PSScriptRoot -ChildPath 'support/Typings.ps1')
+    $script:moduleRoot = (Resolve-Path -LiteralPath (Join-Path -Path $PSScriptRoot -ChildPath '../../PSModule/WinsHost')).ProviderPath
+    $script:manifestPath = Join-Path -Path $moduleRoot -ChildPath 'WinsHost.psd1'
+    Get-Module -Name WinsHost | Remove-Module -Force
+    Import-Module -Name $manifestPath -Force -ErrorAction Stop
+
+    # Mock bodies run in the test's scope, not the module's: module-private helpers are reached through this.
+    function Invoke-InWinsHost {
+        # Not an advanced function, so that the arguments after the script block arrive in $args.
+        param([scriptblock] $ScriptBlock)
+        & (Get-Module -Name WinsHost) $ScriptBlock @args
+    }
+
+    # Everything in a file that Windows PowerShell 5.1 cannot parse or run; one string per finding.
+    function Find-Ps7OnlySyntax {
+        param([Parameter(Mandatory)] [System.Management.Automation.Language.Ast] $Ast)
+
+        $language = 'System.Management.Automation.Language'
+        $ternaryType = "$language.TernaryExpressionAst" -as [type]
+        $chainType = "$language.PipelineChainAst" -as [type]
+        $ps7Parameters = @{
+            'ConvertFrom-Json' = @('AsHashtable', 'Depth', 'NoEnumerate', 'DateKind')
+            'ConvertTo-Json'   = @('AsArray', 'EnumsAsStrings', 'EscapeHandling')
+            'ForEach-Object'   = @('Parallel', 'ThrottleLimit', 'TimeoutSeconds', 'AsJob')
+            'Get-Content'      = @('AsByteStream')
+            'Set-Content'      = @('AsByteStream')
+            'Add-Content'      = @('AsByteStream')
+            'Select-String'    = @('Raw', 'NoEmphasis')
+            'Out-File'         = @('NoNewline')
+            'Get-ChildItem'    = @('FollowSymlink')
+            'Split-Path'       = @('Extension', 'LeafBase')
+        }
+        $ps7Commands = @('Join-String', 'Get-Error', 'Test-Json', 'ConvertFrom-Markdown', 'Show-Markdown', 'Get-Uptime', 'Remove-Alias', 'Clear-RecycleBin')
+        $ps7Variables = @('IsWindows', 'IsLinux', 'IsMacOS', 'IsCoreCLR')
+
+        $findings = New-Object System.Collections.Generic.List[string]
+        $nodes = $Ast.FindAll({ $true }, $true)
+        foreach ($node in $nodes) {
+            $where = 'line {0}: ' -f $node.Extent.StartLineNumber
+            if ($ternaryType -and $node -is $ternaryType) { $findings.Add($where + 'ternary operator ?:') }
+            if ($chainType -and $node -is $chainType) { $findings.Add($where + 'pipeline chain && / ||') }
+            if ($node -is [System.Management.Automation.Language.BinaryExpressionAst] -and
+                $node.Operator -eq [System.Management.Automation.Language.TokenKind]::QuestionQuestion) {
+                $findings.Add($where + 'null-coalescing ??')
+            }
+            if ($node -is [System.Management.Automation.Language.AssignmentStatementAst] -and
+                $node.Operator -eq [System.Management.Automation.Language.TokenKind]::QuestionQuestionEquals) {
+                $findings.Add($where + 'null-coalescing assignment ??=')
+            }
+            if ($node -is [System.Management.Automation.Language.MemberExpressionAst] -and $node.NullConditional) {
+                $findings.Add($where + 'null-conditional member access ?.')
+            }
+            if ($node -is [System.Management.Automation.Language.IndexExpressionAst] -and $node.NullConditional) {
+                $findings.Add($where + 'null-conditional index ?[]')
+            }
+            if ($node -is [System.Management.Automation.Language.ScriptBlockAst] -and $null -ne $node.CleanBlock) {
+                $findings.Add($where + 'clean block')
+            }
+            if ($node -is [System.Management.Automation.Language.VariableExpressionAst] -and $ps7Variables -contains $node.VariablePath.UserPath) {
+                $findings.Add($where + ('${0} does not exist in Windows PowerShell 5.1' -f $node.VariablePath.UserPath))
+            }
+            if ($node -is [System.Management.Automation.Language.CommandAst]) {
+                $name = $node.GetCommandName()
+                if ($name -and $ps7Commands -contains $name) {
+                    $findings.Add($where + "command $name")
+                }
+                if ($name -and $ps7Parameters.ContainsKey($name)) {
+                    foreach ($parameter in $node.CommandElements | Where-Object { $_ -is [System.Management.Automation.Language.CommandParameterAst] }) {
+                        foreach ($forbidden in $ps7Parameters[$name]) {
+                            if ($forbidden.StartsWith($parameter.ParameterName, [System.StringComparison]::OrdinalIgnoreCase)) {
+                                $findings.Add($where + "$name -$($parameter.ParameterName)")
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        , $findings.ToArray()
+    }
+
+    # The -Method argument of every call to the private RPC entry points: literal strings, or a marker.
+    function Find-RpcMethodLiteral {
+        param([Parameter(Mandatory)] [System.Management.Automation.Language.Ast] $Ast)
+        $calls = $Ast.FindAll({
+                param($node)
+                $node -is [System.Management.Automation.Language.CommandAst] -and
+                @('Invoke-HostRpc', 'Send-HostRpcRequest') -contains $node.GetCommandName()
+            }, $true)
+        foreach ($call in $calls) {
+            $elements = $call.CommandElements
+            $value = '<no -Method>'
+            for ($i = 1; $i -lt $elements.Count; $i++) {
+                $element = $elements[$i]
+                if ($element -is [System.Management.Automation.Language.CommandParameterAst] -and $element.ParameterName -eq 'Method') {
+                    $argument = $element.Argument
+                    if ($null -eq $argument -and $i + 1 -lt $elements.Count) {
+                        $argument = $elements[$i + 1]
+                    }
+                    if ($argument -is [System.Management.Automation.Language.StringConstantExpressionAst]) {
+                        $value = $argument.Value
+                    }
+                    elseif ($argument -is [System.Management.Automation.Language.VariableExpressionAst] -and $argument.VariablePath.UserPath -eq 'Method' -and
+                        (Test-MethodPassThrough -Ast $call)) {
+                        # A wrapper forwarding its own -Method; the calls to the wrapper are checked instead.
+                        $value = $null
+                    }
+                    else {
+                        $value = "<not a literal: $argument>"
+                    }
+                }
+            }
+            if ($null -ne $value) {
+                [pscustomobject]@{ Method = $value; Line = $call.Extent.StartLineNumber; Text = $call.Extent.Text }
+            }
+        }
+    }
+
+    # True when the call sits in a function that declares a -Method parameter of its own.
+    function Test-MethodPassThrough {
+        param([Parameter(Mandatory)] [System.Management.Automation.Language.Ast] $Ast)
+        $parent = $Ast.Parent
+        while ($null -ne $parent -and $parent -isnot [System.Management.Automation.Language.FunctionDefinitionAst]) {
+            $parent = $parent.Parent
+        }
+        if ($null -eq $parent) {
+            return $false
+        }
+        $paramBlock = $parent.Body.ParamBlock
+        $null -ne $paramBlock -and @($paramBlock.Parameters | Where-Object { $_.Name.VariablePath.UserPath -eq 'Method' }).Count -eq 1
+    }
+}
+
+AfterAll {
+    Get-Module -Name WinsHost | Remove-Module -Force
+}
+
+Describe 'WinsHost manifest' {
+    BeforeAll {
+        $script:manifest = Test-ModuleManifest -Path $manifestPath -ErrorAction Stop
+        $script:data = Import-PowerShellDataFile -LiteralPath $manifestPath
+    }
+
+    It 'is a valid manifest for version 0.1.0 with a fixed GUID' {
+        $manifest.Version | Should -Be ([version]'0.1.0')
+        $manifest.Guid | Should -Not -Be ([guid]::Empty)
+        $data.GUID | Should -Match '^[0-9a-f]{8}-([0-9a-f]{4}-){3}[0-9a-f]{12}$'
+        $data.RootModule | Should -Be 'WinsHost.psm1'
+    }
+
+    It 'declares Windows PowerShell 5.1 and PowerShell 7 support' {
+        $data.PowerShellVersion | Should -Be '5.1'
+        $data.CompatiblePSEditions | Should -Be @('Desktop', 'Core')
+    }
+
+    It 'lists exports explicitly, without wildcards, and exports no cmdlets, aliases or variables' {
+        $data.FunctionsToExport | Should -Not -BeNullOrEmpty
+        $data.FunctionsToExport | Where-Object { $_ -match '[*?]' } | Should -BeNullOrEmpty
+        , $data.CmdletsToExport | Should -BeOfType [array]
+        @($data.CmdletsToExport).Count | Should -Be 0
+        @($data.AliasesToExport).Count | Should -Be 0
+        @($data.VariablesToExport).Count | Should -Be 0
+    }
+
+    It 'exports exactly the functions in Public/' {
+        $publicNames = @(Get-ChildItem -LiteralPath (Join-Path $moduleRoot 'Public') -Filter '*.ps1' -File | ForEach-Object BaseName | Sort-Object)
+        @($data.FunctionsToExport | Sort-Object) | Should -Be $publicNames
+        @((Get-Module -Name WinsHost).ExportedFunctions.Keys | Sort-Object) | Should -Be $publicNames
+        @((Get-Module -Name WinsHost).ExportedAliases.Keys).Count | Should -Be 0
+        @((Get-Module -Name WinsHost).ExportedVariables.Keys).Count | Should -Be 0
+    }
+
+    It 'processes the format file and has PSData tags' {
+        $data.FormatsToProcess | Should -Be 'WinsHost.Format.ps1xml'
+        Join-Path $moduleRoot $data.FormatsToProcess | Should -Exist
+        $data.PrivateData.PSData.Tags | Should -Contain 'PSEdition_Desktop'
+        $data.PrivateData.PSData.Tags | Should -Contain 'PSEdition_Core'
+    }
+
+    It 'closes the broker connection when the module is removed' {
+        (Get-Module -Name WinsHost).OnRemove | Should -Not -BeNullOrEmpty
+        $fake = [pscustomobject]@{ Stream = $null; IsOpen = $true; BufferOffset = 0; BufferCount = 0 }
+        InModuleScope WinsHost -Parameters @{ Fake = $fake } { param($Fake) $script:HostBrokerConnection = $Fake }
+        Remove-Module -Name WinsHost -Force
+        $fake.IsOpen | Should -BeFalse
+        Import-Module -Name $manifestPath -Force -ErrorAction Stop
+    }
+}
+
+Describe 'Public function <Name>' -ForEach $publicFunctions {
+    BeforeAll {
+        $script:command = Get-Command -Name $Name -Module WinsHost -ErrorAction Stop
+        $script:help = Get-Help -Name $Name -Full
+        $script:fileAst = [System.Management.Automation.Language.Parser]::ParseFile($Path, [ref]$null, [ref]$null)
+    }
+
+    It 'is the only function its file defines, named like the file' {
+        $functions = @($fileAst.FindAll({ param($n) $n -is [System.Management.Automation.Language.FunctionDefinitionAst] }, $false))
+        $functions.Count | Should -Be 1
+        $functions[0].Name | Should -BeExactly $Name
+    }
+
+    It 'is an advanced function with an OutputType and a -Pipe parameter' {
+        $command.CmdletBinding | Should -BeTrue
+        $command.Parameters.Keys | Should -Contain 'Pipe'
+        if ($Name -ne 'Disconnect-HostBroker') {
+            $command.OutputType.Name | Should -Match '^WinsHost\.'
+        }
+    }
+
+    It 'has a synopsis, a description and at least one example' {
+        $help.Synopsis | Should -Not -BeNullOrEmpty
+        # Without comment-based help, Get-Help makes the synopsis from the syntax.
+        $help.Synopsis | Should -Not -Match ([regex]::Escape($Name))
+        ($help.Description | Out-String).Trim() | Should -Not -BeNullOrEmpty
+        @($help.Examples.Example).Count | Should -BeGreaterOrEqual 1
+        foreach ($example in @($help.Examples.Example)) {
+            $example.Code | Should -Not -BeNullOrEmpty
+        }
+    }
+
+    It 'documents every parameter' {
+        $common = [System.Management.Automation.PSCmdlet]::CommonParameters + [System.Management.Automation.PSCmdlet]::OptionalCommonParameters
+        foreach ($parameter in $command.Parameters.Keys | Where-Object { $common -notcontains $_ }) {
+            $entry = @($help.Parameters.Parameter | Where-Object Name -EQ $parameter)
+            $entry.Count | Should -Be 1 -Because "-$parameter must appear in the help"
+            ($entry[0].Description | Out-String).Trim() | Should -Not -BeNullOrEmpty -Because "-$parameter needs a .PARAMETER description"
+        }
+    }
+}
+
+Describe 'Windows PowerShell 5.1 compatibility' {
+    It 'the syntax check finds every PowerShell 7-only construct it looks for' {
+        $sample = @'
+$a = $b ? 1 : 2
+Get-Item x && Get-Item y
+$c = $d ?? 3
+$e ??= 4
+${f}?.Length
+${g}?.Trim()
+${h}?[0]
+if ($IsWindows) { }
+ConvertFrom-Json -InputObject '{}' -AsHashtable
+ConvertFrom-Json -InputObject '{}' -Depth 5
+1 | ForEach-Object -Parallel { $_ }
+function k { process { } clean { } }
+'@
+        $ast = [System.Management.Automation.Language.Parser]::ParseInput($sample, [ref]$null, [ref]$null)
+        $findings = Find-Ps7OnlySyntax -Ast $ast
+        $expected = @('ternary', 'pipeline chain', 'null-coalescing ??', 'null-coalescing assignment', 'member access ?.',
+            'index ?[]', 'IsWindows', 'AsHashtable', 'ConvertFrom-Json -Depth', 'Parallel', 'clean block')
+        foreach ($kind in $expected) {
+            @($findings | Where-Object { $_.Contains($kind) }).Count | Should -BeGreaterOrEqual 1 -Because "'$kind' must be detected"
+        }
+        # Two member accesses: ${f}?.Length and ${g}?.Trim() (an InvokeMemberExpressionAst).
+        @($findings | Where-Object { $_.Contains('member access ?.') }).Count | Should -Be 2
+    }
+
+    It '<Name> parses without errors and uses no PowerShell 7-only syntax' -ForEach $moduleFiles {
+        $errors = $null
+        $ast = [System.Management.Automation.Language.Parser]::ParseFile($Path, [ref]$null, [ref]$errors)
+        $errors | Should -BeNullOrEmpty
+        Find-Ps7OnlySyntax -Ast $ast | Should -BeNullOrEmpty
+    }
+
+    It '<Name> is ASCII or has a UTF-8 BOM' -ForEach $allModuleFiles {
+        # Windows PowerShell 5.1 reads BOM-less files in the ANSI code page, which mangles any non-ASCII text.
+        $bytes = [System.IO.File]::ReadAllBytes($Path)
+        $hasBom = $bytes.Length -ge 3 -and $bytes[0] -eq 0xEF -and $bytes[1] -eq 0xBB -and $bytes[2] -eq 0xBF
+        if (-not $hasBom) {
+            @($bytes | Where-Object { $_ -gt 0x7F }).Count | Should -Be 0
+        }
+    }
+}
+
+Describe 'Methods the module sends' {
+    BeforeAll {
+        $script:typingsMethods = Get-TypingsMethod
+        $script:sent = @(Get-ChildItem -LiteralPath $moduleRoot -Recurse -File -Include '*.ps1', '*.psm1' | ForEach-Object {
+                $ast = [System.Management.Automation.Language.Parser]::ParseFile($_.FullName, [ref]$null, [ref]$null)
+                Find-RpcMethodLiteral -Ast $ast | Add-Member -NotePropertyName File -NotePropertyValue $_.Name -PassThru
+            })
+    }
+
+    It 'finds the typings methods and the calls in the module' {
+        $typingsMethods | Should -Contain 'initialize'
+        $typingsMethods | Should -Contain 'host/info'
+        $sent.Count | Should -BeGreaterOrEqual 4
+    }
+
+    It 'passes every method as a string literal' {
+        $sent | Where-Object { $_.Method -like '<*' } | ForEach-Object { '{0}:{1} {2}' -f $_.File, $_.Line, $_.Method } | Should -BeNullOrEmpty
+    }
+
+    It 'sends only methods declared in typings/' {
+        $sent | Where-Object { $typingsMethods -notcontains $_.Method } | ForEach-Object { '{0}:{1} {2}' -f $_.File, $_.Line, $_.Method } | Should -BeNullOrEmpty
+    }
+
+    It 'sends the methods of the public cmdlets' {
+        $methods = @($sent.Method | Sort-Object -Unique)
+        foreach ($method in 'initialize', 'host/info', 'network/adapters', 'network/routes') {
+            $methods | Should -Contain $method
+        }
+    }
+}
+
+Describe 'Pipe selection' {
+    BeforeEach {
+        $script:savedPipe = $env:WINSHOST_PIPE
+        Remove-Item -Path Env:WINSHOST_PIPE -ErrorAction SilentlyContinue
+    }
+    AfterEach {
+        if ($null -eq $savedPipe) {
+            Remove-Item -Path Env:WINSHOST_PIPE -ErrorAction SilentlyContinue
+        }
+        else {
+            $env:WINSHOST_PIPE = $savedPipe
+        }
+        InModuleScope WinsHost { $script:HostBrokerConnection = $null }
+    }
+
+    Context 'on Linux and macOS' {
+        BeforeEach {
+            Mock -ModuleName WinsHost Test-HostBrokerWindows { $false }
+        }
+
+        It 'prefers -Pipe over $env:WINSHOST_PIPE over the default' {
+            InModuleScope WinsHost {
+                (Resolve-HostBrokerPipe).Pipe | Should -Be '/run/winshost/winshost.sock'
+                (Resolve-HostBrokerPipe).Source | Should -Be 'Default'
+                $env:WINSHOST_PIPE = '/srv/env/broker.sock'
+                (Resolve-HostBrokerPipe).Pipe | Should -Be '/srv/env/broker.sock'
+                (Resolve-HostBrokerPipe).Source | Should -Be 'Environment'
+                $fromParameter = Resolve-HostBrokerPipe -Pipe '/srv/param/broker.sock'
+                $fromParameter.Pipe | Should -Be '/srv/param/broker.sock'
+                $fromParameter.Source | Should -Be 'Parameter'
+                $fromParameter.PipeName | Should -Be '/srv/param/broker.sock'
+                $fromParameter.IsUnixSocket | Should -BeTrue
+            }
+        }
+
+        It 'normalizes socket paths' {
+            InModuleScope WinsHost {
+                (Resolve-HostBrokerPipe -Pipe '/run//winshost/../winshost/winshost.sock').Pipe | Should -Be '/run/winshost/winshost.sock'
+            }
+        }
+
+        It 'rejects <Pipe>, which is not an absolute socket path' -ForEach @(
+            @{ Pipe = 'winshost' }
+            @{ Pipe = '\\.\pipe\winshost' }
+            @{ Pipe = 'relative/broker.sock' }
+        ) {
+            InModuleScope WinsHost -Parameters @{ Pipe = $Pipe } {
+                param($Pipe)
+                { Resolve-HostBrokerPipe -Pipe $Pipe } | Should -Throw -ExpectedMessage '*absolute socket path*'
+            }
+            $record = $null
+            try { Get-HostInfo -Pipe $Pipe } catch { $record = $_ }
+            $record.FullyQualifiedErrorId | Should -Be 'WinsHost.InvalidPipe,Get-HostInfo'
+            $record.CategoryInfo.Category | Should -Be 'InvalidArgument'
+        }
+    }
+
+    Context 'on Windows' {
+        BeforeEach {
+            Mock -ModuleName WinsHost Test-HostBrokerWindows { $true }
+        }
+
+        It 'defaults to \\.\pipe\winshost and honours $env:WINSHOST_PIPE' {
+            InModuleScope WinsHost {
+                $default = Resolve-HostBrokerPipe
+                $default.Pipe | Should -Be '\\.\pipe\winshost'
+                $default.ServerName | Should -Be '.'
+                $default.PipeName | Should -Be 'winshost'
+                $default.IsUnixSocket | Should -BeFalse
+                $env:WINSHOST_PIPE = 'fromenv'
+                (Resolve-HostBrokerPipe).Pipe | Should -Be '\\.\pipe\fromenv'
+                (Resolve-HostBrokerPipe -Pipe 'fromparam').Pipe | Should -Be '\\.\pipe\fromparam'
+            }
+        }
+
+        It 'accepts <Pipe> as pipe <Expected>' -ForEach @(
+            @{ Pipe = '\\.\pipe\winshost'; Expected = 'winshost'; Server = '.' }
+            @{ Pipe = '//./pipe/winshost'; Expected = 'winshost'; Server = '.' }
+            @{ Pipe = 'winshost'; Expected = 'winshost'; Server = '.' }
+            @{ Pipe = '\\.\pipe\rancher_wins'; Expected = 'rancher_wins'; Server = '.' }
+            @{ Pipe = '\\hostname\pipe\winshost'; Expected = 'winshost'; Server = 'hostname' }
+        ) {
+            InModuleScope WinsHost -Parameters @{ Pipe = $Pipe; Expected = $Expected; Server = $Server } {
+                param($Pipe, $Expected, $Server)
+                $endpoint = Resolve-HostBrokerPipe -Pipe $Pipe
+                $endpoint.PipeName | Should -BeExactly $Expected
+                $endpoint.ServerName | Should -BeExactly $Server
+                $endpoint.Pipe | Should -BeExactly ('\\{0}\pipe\{1}' -f $Server, $Expected)
+            }
+        }
+
+        It 'rejects <Pipe>' -ForEach @(@{ Pipe = 'C:\temp\broker.sock' }, @{ Pipe = '\\.\notapipe\x' }) {
+            InModuleScope WinsHost -Parameters @{ Pipe = $Pipe } {
+                param($Pipe)
+                { Resolve-HostBrokerPipe -Pipe $Pipe } | Should -Throw -ExpectedMessage '*not a pipe name*'
+            }
+        }
+
+        It 'treats pipe names case-insensitively when comparing connections' {
+            InModuleScope WinsHost {
+                Test-HostBrokerSamePipe -Left (Resolve-HostBrokerPipe -Pipe 'WinsHost') -Right (Resolve-HostBrokerPipe -Pipe '\\.\pipe\winshost') | Should -BeTrue
+            }
+        }
+    }
+
+    Context 'connection reuse' {
+        BeforeEach {
+            Mock -ModuleName WinsHost Test-HostBrokerWindows { $false }
+            Mock -ModuleName WinsHost Open-HostRpcConnection {
+                [pscustomobject]@{ Endpoint = $Endpoint; Stream = $null; IsOpen = $true; TimeoutSec = $TimeoutSec; BufferOffset = 0; BufferCount = 0 }
+            }
+        }
+
+        It 'keeps using the current connection without -Pipe and switches when -Pipe names another pipe' {
+            InModuleScope WinsHost {
+                $env:WINSHOST_PIPE = '/srv/env.sock'
+                $first = Get-HostRpcConnection
+                $first.Endpoint.Pipe | Should -Be '/srv/env.sock'
+
+                $env:WINSHOST_PIPE = '/srv/other.sock'
+                $again = Get-HostRpcConnection
+                [object]::ReferenceEquals($first, $again) | Should -BeTrue
+
+                $switched = Get-HostRpcConnection -Pipe '/srv/param.sock'
+                $switched.Endpoint.Pipe | Should -Be '/srv/param.sock'
+                $first.IsOpen | Should -BeFalse
+                $script:HostBrokerConnection | Should -Be $switched
+                Should -Invoke Open-HostRpcConnection -Times 2 -Exactly
+            }
+        }
+
+        It 'reopens a closed connection to the same pipe with its timeout' {
+            InModuleScope WinsHost {
+                $first = Get-HostRpcConnection -Pipe '/srv/a.sock'
+                $first.TimeoutSec = 42
+                Close-HostRpcConnection -Connection $first
+                $second = Get-HostRpcConnection
+                $second.Endpoint.Pipe | Should -Be '/srv/a.sock'
+                $second.TimeoutSec | Should -Be 42
+            }
+        }
+
+        It 'Disconnect-HostBroker forgets the connection, so the next call follows $env:WINSHOST_PIPE again' {
+            InModuleScope WinsHost {
+                $null = Get-HostRpcConnection -Pipe '/srv/a.sock'
+            }
+            Disconnect-HostBroker
+            $env:WINSHOST_PIPE = '/srv/env.sock'
+            InModuleScope WinsHost {
+                $script:HostBrokerConnection | Should -BeNullOrEmpty
+                (Get-HostRpcConnection).Endpoint.Pipe | Should -Be '/srv/env.sock'
+            }
+        }
+
+        It 'Disconnect-HostBroker -Pipe leaves a connection to another pipe open' {
+            InModuleScope WinsHost { $null = Get-HostRpcConnection -Pipe '/srv/a.sock' }
+            Disconnect-HostBroker -Pipe '/srv/b.sock'
+            InModuleScope WinsHost { $script:HostBrokerConnection.IsOpen | Should -BeTrue }
+            Disconnect-HostBroker -Pipe '/srv/a.sock'
+            InModuleScope WinsHost { $script:HostBrokerConnection | Should -BeNullOrEmpty }
+        }
+
+        It 'Disconnect-HostBroker without a connection writes no error' {
+            Disconnect-HostBroker -ErrorVariable errors
+            $errors | Should -BeNullOrEmpty
+        }
+    }
+
+    Context '<Command> -Pipe' -ForEach $rpcCmdlets {
+        It 'passes -Pipe to the client' {
+            Mock -ModuleName WinsHost Invoke-HostRpc { [pscustomobject]@{} }
+            $arguments = $Arguments.Clone()
+            & $Command @arguments -Pipe '/srv/explicit.sock' -ErrorAction SilentlyContinue
+            Should -Invoke Invoke-HostRpc -ModuleName WinsHost -Times 1 -Exactly -ParameterFilter { $Pipe -eq '/srv/explicit.sock' }
+        }
+    }
+}
+
+Describe 'Error mapping' {
+    AfterEach {
+        InModuleScope WinsHost { $script:HostBrokerConnection = $null }
+    }
+
+    Context 'JSON-RPC error <Name> (<Code>)' -ForEach $errorCases {
+        It 'becomes WinsHost.<Name> with category <Category> from <_.Command>' -ForEach $rpcCmdlets {
+            # The outer data (the error case) is reachable as $Name/$Code/$Category; the inner as $Command etc.
+            Mock -ModuleName WinsHost Invoke-HostRpc {
+                $rpcError = [pscustomobject]@{
+                    code    = $Code
+                    message = 'The broker said no.'
+                    data    = [pscustomobject]@{ reason = 'RuleDenied'; rule = 'profiles.default.network' }
+                }
+                throw (Invoke-InWinsHost { New-HostRpcErrorException -Method $args[0] -RpcError $args[1] } $Method $rpcError)
+            }
+            $arguments = $Arguments.Clone()
+            $record = $null
+            try { & $Command @arguments } catch { $record = $_ }
+
+            $record | Should -Not -BeNullOrEmpty
+            $record.FullyQualifiedErrorId | Should -BeExactly "WinsHost.$Name,$Command"
+            $record.CategoryInfo.Category | Should -Be $Category
+            $record.TargetObject | Should -Be $Method
+            $record.Exception.Data['Code'] | Should -Be $Code
+            $record.Exception.Data['CodeName'] | Should -Be $Name
+            $record.Exception.Data['ErrorData']['reason'] | Should -Be 'RuleDenied'
+            $record.Exception.Message | Should -BeLike 'The broker said no*'
+            if ($Name -eq 'PolicyDenied') {
+                $record.Exception.Message | Should -BeLike '*profiles.default.network*'
+            }
+            else {
+                $record.Exception.Message | Should -Not -BeLike '*policy rule*'
+            }
+        }
+    }
+
+    It 'maps every code in typings/protocol.ts (and only those) to its name and category' {
+        $table = Get-TypingsErrorTable
+        @($table).Count | Should -BeGreaterOrEqual 12
+        InModuleScope WinsHost -Parameters @{ Table = $table } {
+            param($Table)
+            foreach ($entry in $Table) {
+                $info = Get-HostBrokerErrorInfo -Code $entry.Code
+                $info.Name | Should -BeExactly $entry.Name
+                [string]$info.Category | Should -BeExactly $entry.Category
+            }
+        }
+    }
+
+    It 'maps an unknown code to WinsHost.RpcError' {
+        Mock -ModuleName WinsHost Invoke-HostRpc {
+            throw (Invoke-InWinsHost { New-HostRpcErrorException -Method $args[0] -RpcError ([pscustomobject]@{ code = -32099; message = 'Something new.' }) } $Method)
+        }
+        $record = $null
+        try { Get-HostInfo } catch { $record = $_ }
+        $record.FullyQualifiedErrorId | Should -BeExactly 'WinsHost.RpcError,Get-HostInfo'
+        $record.CategoryInfo.Category | Should -Be 'NotSpecified'
+        $record.Exception.Message | Should -Be 'Something new.'
+    }
+
+    It 'maps an unreachable broker to WinsHost.ConnectionError with the pipe and the mount to add' {
+        Mock -ModuleName WinsHost Test-HostBrokerWindows { $false }
+        Mock -ModuleName WinsHost Invoke-HostRpc {
+            throw (Invoke-InWinsHost {
+                    $endpoint = Resolve-HostBrokerPipe -Pipe '/run/winshost/winshost.sock'
+                    New-HostBrokerConnectionException -Endpoint $endpoint -Activity 'Cannot connect to the WinsHost broker' -Reason 'the socket does not exist' -MountHint
+                })
+        }
+        $record = $null
+        try { Get-HostNetwork } catch { $record = $_ }
+        $record.FullyQualifiedErrorId | Should -BeExactly 'WinsHost.ConnectionError,Get-HostNetwork'
+        $record.CategoryInfo.Category | Should -Be 'ConnectionError'
+        $record.Exception | Should -BeOfType [System.IO.IOException]
+        $record.Exception.Message | Should -BeLike "*'/run/winshost/winshost.sock'*"
+        $record.Exception.Message | Should -BeLike '*-v /run/winshost:/run/winshost*'
+        $record.Exception.Message | Should -BeLike '*$env:WINSHOST_PIPE*'
+        $record.TargetObject | Should -Be '/run/winshost/winshost.sock'
+    }
+
+    It 'names the Windows pipe mount for an unreachable Windows broker' {
+        Mock -ModuleName WinsHost Test-HostBrokerWindows { $true }
+        Mock -ModuleName WinsHost Invoke-HostRpc {
+            throw (Invoke-InWinsHost {
+                    New-HostBrokerConnectionException -Endpoint (Resolve-HostBrokerPipe) -Activity 'Cannot connect to the WinsHost broker' -Reason 'no broker answered within 5 seconds' -MountHint
+                })
+        }
+        $record = $null
+        try { Get-HostRoute } catch { $record = $_ }
+        $record.FullyQualifiedErrorId | Should -BeExactly 'WinsHost.ConnectionError,Get-HostRoute'
+        $record.Exception.Message | Should -BeLike '*-v \\.\pipe\winshost:\\.\pipe\winshost*'
+    }
+
+    It 'maps a framing violation to WinsHost.ProtocolError' {
+        Mock -ModuleName WinsHost Invoke-HostRpc {
+            throw (Invoke-InWinsHost { New-HostBrokerException -ErrorId 'ProtocolError' -Category ProtocolError -ExceptionType InvalidData -Message 'bad frame' -Data @{ Method = $args[0] } } $Method)
+        }
+        $record = $null
+        try { Get-HostInfo } catch { $record = $_ }
+        $record.FullyQualifiedErrorId | Should -BeExactly 'WinsHost.ProtocolError,Get-HostInfo'
+        $record.CategoryInfo.Category | Should -Be 'ProtocolError'
+    }
+
+    It 'passes errors that are not the client''s through unchanged' {
+        Mock -ModuleName WinsHost Invoke-HostRpc { throw [System.FormatException]::new('not ours') }
+        $record = $null
+        try { Get-HostInfo } catch { $record = $_ }
+        $record.Exception | Should -BeOfType [System.FormatException]
+        $record.FullyQualifiedErrorId | Should -Not -BeLike 'WinsHost.*'
+    }
+}
+
+Describe 'Formats and help topic' {
+    BeforeAll {
+        [xml]$script:formats = Get-Content -LiteralPath (Join-Path $moduleRoot 'WinsHost.Format.ps1xml') -Raw
+        $script:views = @($formats.Configuration.ViewDefinitions.View)
+    }
+
+    It 'has a <Control> view for <TypeName>' -ForEach @(
+        @{ TypeName = 'WinsHost.NetworkAdapter'; Control = 'TableControl'; Columns = @('InterfaceIndex', 'Name', 'Status', 'AddressCIDR', 'GatewayAddress', 'MacAddress', 'IsDefault') }
+        @{ TypeName = 'WinsHost.NetworkRoute'; Control = 'TableControl'; Columns = @('DestinationPrefix', 'NextHop', 'InterfaceAlias', 'RouteMetric', 'AddressFamily') }
+        @{ TypeName = 'WinsHost.HostInfo'; Control = 'ListControl'; Columns = @() }
+        @{ TypeName = 'WinsHost.Connection'; Control = 'ListControl'; Columns = @('Pipe', 'Profile', 'Listener', 'ProtocolVersion') }
+        @{ TypeName = 'WinsHost.IPAddress'; Control = 'TableControl'; Columns = @() }
+    ) {
+        $view = @($views | Where-Object { $_.ViewSelectedBy.TypeName -eq $TypeName })
+        $view.Count | Should -Be 1
+        $view[0].$Control | Should -Not -BeNullOrEmpty
+        if ($Control -eq 'TableControl') {
+            $properties = @($view[0].TableControl.TableRowEntries.TableRowEntry.TableColumnItems.TableColumnItem.PropertyName)
+            if ($Columns.Count) { $properties | Should -Be $Columns }
+        }
+        else {
+            $properties = @($view[0].ListControl.ListEntries.ListEntry.ListItems.ListItem | ForEach-Object { $_.PropertyName; $_.Label } | Where-Object { $_ })
+            foreach ($column in $Columns) { $properties | Should -Contain $column }
+        }
+        Get-FormatData -TypeName $TypeName | Should -Not -BeNullOrEmpty
+    }
+
+    It 'ships about_WinsHost naming every error id' {
+        $path = Join-Path $moduleRoot 'en-US/about_WinsHost.help.txt'
+        $path | Should -Exist
+        $text = Get-Content -LiteralPath $path -Raw
+        $text | Should -BeLike '*about_WinsHost*'
+        foreach ($id in @('ConnectionError', 'ProtocolError', 'InvalidPipe', 'AdapterNotFound', 'RpcError') + @((Get-TypingsErrorTable).Name)) {
+            $text | Should -BeLike "*WinsHost.$id*"
+        }
+    }
+}
