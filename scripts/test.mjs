@@ -35,6 +35,13 @@ function count(output, pattern) {
   return match ? Number(match[1]) : 0;
 }
 
+/** The protocol is declared once in typings/; the broker, the client and the tests must all agree with it. */
+async function typecheck() {
+  console.log('typecheck: tsc --noEmit');
+  const result = await run(process.execPath, [join(repoRoot, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', join(repoRoot, 'tsconfig.json'), '--noEmit']);
+  return { code: result.code, passed: result.code === 0 ? 1 : 0, failed: result.code === 0 ? 0 : 1, skipped: 0 };
+}
+
 async function nodeTests() {
   const tests = files(join(repoRoot, 'test'), '.test.ts').map((file) => relative(repoRoot, file));
   console.log(`node:test: ${tests.length} files`);
@@ -63,7 +70,7 @@ async function pesterTests() {
 const onlyNode = process.argv.includes('--node-only');
 const onlyPester = process.argv.includes('--pester-only');
 const results = [];
-if (!onlyPester) results.push(await nodeTests());
+if (!onlyPester) results.push(await typecheck(), await nodeTests());
 if (!onlyNode) results.push(await pesterTests());
 const passed = results.reduce((sum, r) => sum + r.passed, 0);
 const failed = results.reduce((sum, r) => sum + r.failed, 0);
