@@ -34,6 +34,17 @@ Describe 'WinsHost end to end from a caller in another network namespace' -Tag '
         $script:work = Join-Path ([IO.Path]::GetTempPath()) "winshost-e2e-$suffix"
         New-Item -ItemType Directory -Path $work | Out-Null
         chmod 0755 $work
+
+        # A clone under a private directory (such as /root) is out of reach of the caller uids: give them
+        # copies of PowerShell and the module in the world-readable work directory.
+        setpriv --reuid $readerUid --regid $readerUid --clear-groups test -x $pwshPath -a -r $modulePath
+        if ($LASTEXITCODE -ne 0) {
+            Copy-Item -Recurse -Path (Split-Path $pwshPath) -Destination (Join-Path $work 'pwsh')
+            Copy-Item -Recurse -Path (Split-Path $modulePath) -Destination (Join-Path $work 'WinsHost')
+            $pwshPath = Join-Path $work 'pwsh' 'pwsh'
+            $modulePath = Join-Path $work 'WinsHost' 'WinsHost.psd1'
+            chmod -R a+rX $work
+        }
         $script:socket = Join-Path $work 'broker.sock'
         $script:auditPath = Join-Path $work 'audit.log'
         $policyPath = Join-Path $work 'policy.yaml'
