@@ -2,10 +2,14 @@ export * from './protocol.js';
 export * from './initialize.js';
 export * from './host.js';
 export * from './network.js';
+export * from './files.js';
+export * from './credspec.js';
 
 import { InitializeRequest } from './initialize.js';
 import { HostInfoRequest } from './host.js';
 import { NetworkAdaptersRequest, NetworkRoutesRequest } from './network.js';
+import { FileListRequest, FileReadRequest } from './files.js';
+import { CredentialSpecGetRequest, CredentialSpecListRequest, CredentialSpecTestRequest } from './credspec.js';
 
 /** Every request method of protocol version 1. The module's calls are checked against this list. */
 export const Methods = [
@@ -13,6 +17,11 @@ export const Methods = [
   HostInfoRequest.method,
   NetworkAdaptersRequest.method,
   NetworkRoutesRequest.method,
+  FileListRequest.method,
+  FileReadRequest.method,
+  CredentialSpecListRequest.method,
+  CredentialSpecGetRequest.method,
+  CredentialSpecTestRequest.method,
 ] as const;
 
 export type MethodName = (typeof Methods)[number];

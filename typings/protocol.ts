@@ -22,6 +22,8 @@ export const ErrorCodes = {
   MethodNotFound: -32601,
   InvalidParams: -32602,
   InternalError: -32603,
+  /** The caller cancelled the request with `$/cancelRequest`. */
+  RequestCancelled: -32800,
   PolicyDenied: -32001,
   ServerNotInitialized: -32002,
   NotFound: -32003,
@@ -41,6 +43,7 @@ export const ErrorCategories: Record<ErrorCodeName, string> = {
   MethodNotFound: 'NotImplemented',
   InvalidParams: 'InvalidArgument',
   InternalError: 'NotSpecified',
+  RequestCancelled: 'OperationStopped',
   PolicyDenied: 'PermissionDenied',
   ServerNotInitialized: 'InvalidOperation',
   NotFound: 'ObjectNotFound',

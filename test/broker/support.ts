@@ -6,6 +6,7 @@ import { AuditLog, type AuditEntry } from '../../broker/src/audit.js';
 import { loadBuiltInPolicy } from '../../broker/src/policy/default.js';
 import { parsePolicy } from '../../broker/src/policy/load.js';
 import type { HostPlatform } from '../../broker/src/platform/index.js';
+import { linuxFiles } from '../../broker/src/platform/linux/files.js';
 import { Broker } from '../../broker/src/server/broker.js';
 import type { NetworkAdapter, NetworkRoute } from '../../typings/index.js';
 
@@ -51,9 +52,25 @@ export const fakeRoutes: NetworkRoute[] = [
   { AddressFamily: 'IPv6', DestinationPrefix: '::1/128', NextHop: null, InterfaceIndex: 1, InterfaceAlias: 'lo', RouteMetric: 256, Protocol: 'kernel', Scope: 'universe', IsDefault: false },
 ];
 
+/** Registry credential specs of the fake platform, by value name. */
+export const fakeRegistrySpecs = new Map<string, string>();
+
 export function fakePlatform(overrides: Partial<HostPlatform['network']> = {}): HostPlatform {
   return {
     name: 'linux',
+    files: linuxFiles,
+    credentialSpecs: {
+      defaultDirectory: null,
+      async readRegistrySpec(name) {
+        return fakeRegistrySpecs.get(name) ?? null;
+      },
+      async listRegistrySpecs() {
+        return [...fakeRegistrySpecs.keys()];
+      },
+      async checkServiceAccount(name) {
+        return name.toLowerCase().startsWith('missing') ? { resolved: false, detail: 'does not exist in the domain' } : { resolved: true, detail: 'can be installed' };
+      },
+    },
     host: {
       async info() {
         return {
@@ -209,6 +226,17 @@ export class RawPeer {
 
   received(): number {
     return this.messages.length;
+  }
+
+  async notificationArrived(method: string): Promise<void> {
+    await this.until(() => this.messages.some((m) => m.method === method && m.id === undefined), `a ${method} notification`);
+  }
+
+  /** Removes and returns the params of every notification of a method received so far, in order. */
+  takeNotifications(method: string): Record<string, unknown>[] {
+    const taken = this.messages.filter((m) => m.method === method && m.id === undefined);
+    for (const message of taken) this.messages.splice(this.messages.indexOf(message), 1);
+    return taken.map((m) => m.params as Record<string, unknown>);
   }
 
   async closedByBroker(): Promise<void> {

@@ -12,95 +12,34 @@ BeforeDiscovery {
 
 Describe 'WinsHost end to end from a caller in another network namespace' -Tag 'e2e' -Skip:$skipNamespaces {
     BeforeAll {
-        if (-not ($IsLinux -and ((id -u) -eq '0'))) {
-            throw 'The e2e tests need root on Linux to create network namespaces and switch uids (CI=true makes this a failure).'
-        }
-        $repo = (Resolve-Path (Join-Path $PSScriptRoot '..' '..')).Path
-        $pwshPath = Join-Path $repo '.tools' 'pwsh' 'pwsh'
-        $modulePath = Join-Path $repo 'PSModule' 'WinsHost' 'WinsHost.psd1'
-        $brokerBundle = Join-Path $repo 'dist' 'broker' 'cli.js'
-        foreach ($needed in $pwshPath, $modulePath, $brokerBundle) {
-            if (-not (Test-Path $needed)) { throw "missing ${needed}: run npm run setup first" }
-        }
-
-        $suffix = [Guid]::NewGuid().ToString('n').Substring(0, 6)
-        $script:namespace = "wh-e2e-$suffix"
-        $hostVeth = "whh$suffix"
-        $callerVeth = "whc$suffix"
+        . (Join-Path $PSScriptRoot 'support' 'E2E.ps1')
         $script:readerUid = 4242
         $script:hostOnlyUid = 4243
         $script:strangerUid = 4244
-
-        $script:work = Join-Path ([IO.Path]::GetTempPath()) "winshost-e2e-$suffix"
-        New-Item -ItemType Directory -Path $work | Out-Null
-        chmod 0755 $work
-
-        # A clone under a private directory (such as /root) is out of reach of the caller uids: give them
-        # copies of PowerShell and the module in the world-readable work directory.
-        setpriv --reuid $readerUid --regid $readerUid --clear-groups test -x $pwshPath -a -r $modulePath
-        if ($LASTEXITCODE -ne 0) {
-            Copy-Item -Recurse -Path (Split-Path $pwshPath) -Destination (Join-Path $work 'pwsh')
-            Copy-Item -Recurse -Path (Split-Path $modulePath) -Destination (Join-Path $work 'WinsHost')
-            $pwshPath = Join-Path $work 'pwsh' 'pwsh'
-            $modulePath = Join-Path $work 'WinsHost' 'WinsHost.psd1'
-            chmod -R a+rX $work
-        }
-        $script:socket = Join-Path $work 'broker.sock'
-        $script:auditPath = Join-Path $work 'audit.log'
-        $policyPath = Join-Path $work 'policy.yaml'
-        @"
+        $script:e2e = New-E2EEnvironment -CallerUid $readerUid -Policy @"
 listeners:
   - name: e2e
     mode: '0666'
     profiles: [reader, hostonly]
 profiles:
   reader:
-    match: { uid: $readerUid, netns: $namespace }
+    match: { uid: $readerUid, netns: '{namespace}' }
     host: { read: true }
     network: { read: true }
   hostonly:
     match: { uid: $hostOnlyUid }
     host: { read: true }
-"@ | Set-Content -Path $policyPath
-
-        ip netns add $namespace
-        ip link add $hostVeth type veth peer name $callerVeth
-        ip link set $callerVeth netns $namespace
-        ip addr add 198.51.100.1/30 dev $hostVeth
-        ip link set $hostVeth up
-        ip netns exec $namespace ip addr add 198.51.100.2/30 dev $callerVeth
-        ip netns exec $namespace ip link set $callerVeth up
-        ip netns exec $namespace ip link set lo up
-        $script:hostVeth = $hostVeth
-        $script:callerVeth = $callerVeth
-
-        $script:brokerLog = Join-Path $work 'broker.stderr'
-        $script:broker = Start-Process -FilePath (Get-Command node).Source -PassThru -RedirectStandardError $brokerLog -RedirectStandardOutput (Join-Path $work 'broker.stdout') -ArgumentList @(
-            $brokerBundle, 'serve', '--policy', $policyPath, '--listen', $socket, '--state-dir', (Join-Path $work 'state'), '--audit', $auditPath)
-        $deadline = (Get-Date).AddSeconds(20)
-        while (-not (Test-Path $socket)) {
-            if ($broker.HasExited -or (Get-Date) -gt $deadline) { throw "the broker did not start: $(Get-Content -Raw $brokerLog)" }
-            Start-Sleep -Milliseconds 100
-        }
-
-        # Runs a PowerShell script as $Uid inside the caller namespace; the script prints JSON.
+"@
+        $script:namespace = $e2e.Namespace
+        $script:hostVeth = $e2e.HostVeth
+        $script:callerVeth = $e2e.CallerVeth
+        $script:socket = $e2e.Socket
+        $script:broker = $e2e.Broker
         function Invoke-Caller {
             param([int] $Uid, [string] $Script)
-            $home_ = Join-Path $work "home-$Uid"
-            if (-not (Test-Path $home_)) {
-                New-Item -ItemType Directory -Path $home_ | Out-Null
-                chown "$($Uid):$($Uid)" $home_
-            }
-            $output = ip netns exec $namespace setpriv --reuid $Uid --regid $Uid --clear-groups `
-                env "HOME=$home_" "WINSHOST_PIPE=$socket" "WINSHOST_MODULE=$modulePath" POWERSHELL_TELEMETRY_OPTOUT=1 DOTNET_CLI_TELEMETRY_OPTOUT=1 `
-                $pwshPath -NoLogo -NoProfile -NonInteractive -Command $Script 2>&1
-            if ($LASTEXITCODE -ne 0) { throw "caller uid $Uid failed ($LASTEXITCODE): $($output -join "`n")" }
-            ($output -join "`n") | ConvertFrom-Json
+            Invoke-E2ECaller -Environment $e2e -Uid $Uid -Script $Script
         }
-
-        function Get-AuditEntries {
-            Get-Content -Path $auditPath | ForEach-Object { $_ | ConvertFrom-Json }
-        }
+        function Get-AuditEntries { Get-E2EAuditEntry -Environment $e2e }
 
         $script:readerView = Invoke-Caller -Uid $readerUid -Script @'
 $ErrorActionPreference = 'Stop'
@@ -124,12 +63,7 @@ $all = @(Get-HostNetwork -All)
     }
 
     AfterAll {
-        if ($script:broker -and -not $script:broker.HasExited) {
-            kill -TERM $script:broker.Id
-            $script:broker.WaitForExit(10000) | Out-Null
-        }
-        if ($script:namespace) { ip netns del $script:namespace 2>$null }
-        if ($script:work) { Remove-Item -Recurse -Force $script:work -ErrorAction SilentlyContinue }
+        Remove-E2EEnvironment -Environment $script:e2e
     }
 
     It 'identifies the caller by the kernel: uid, namespace and profile' {

@@ -1,3 +1,5 @@
+import { credentialSpecHandlers } from './credspec.js';
+import { fileHandlers } from './files.js';
 import { hostHandlers } from './host.js';
 import { initializeHandler } from './initialize.js';
 import { networkHandlers } from './network.js';
@@ -7,6 +9,6 @@ export type { Handler, RequestContext } from './types.js';
 
 /** Every request the broker serves, by method. */
 export function createHandlerRegistry(): Map<string, Handler> {
-  const all = [initializeHandler, ...hostHandlers, ...networkHandlers] as Handler[];
+  const all = [initializeHandler, ...hostHandlers, ...networkHandlers, ...fileHandlers, ...credentialSpecHandlers] as Handler[];
   return new Map(all.map((handler) => [handler.method, handler]));
 }

@@ -1,4 +1,5 @@
-import type { CancellationToken, RequestType } from 'vscode-jsonrpc';
+import type { CancellationToken, NotificationType, RequestType } from 'vscode-jsonrpc';
+import type { Profile } from '../policy/schema.js';
 import type { z } from 'zod';
 import type { CallerInfo } from '../../../typings/index.js';
 import type { Permission } from '../policy/decide.js';
@@ -14,6 +15,12 @@ export interface RequestContext {
   /** Methods the caller's profile grants, for the handshake's capabilities. */
   grantedMethods(): string[];
   token: CancellationToken;
+  /** The caller's profile, for handlers whose grant has more than yes or no (roots, allow lists). */
+  profile: { name: string; grant: Profile };
+  /** Sends a notification to this caller. */
+  notify<P>(type: NotificationType<P>, params: P): void;
+  /** Resolves when the caller has taken what was sent so far (or the connection closed). */
+  drained(): Promise<void>;
 }
 
 export interface Handler<P = unknown, R = unknown> {

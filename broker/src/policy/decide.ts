@@ -2,7 +2,7 @@ import type { PeerIdentity } from '../server/peer.js';
 import type { Listener, Match, Policy, Profile } from './schema.js';
 
 /** What a handler needs from the caller's profile. `none` is for the handshake only. */
-export type Permission = 'none' | 'host.read' | 'network.read';
+export type Permission = 'none' | 'host.read' | 'network.read' | 'files.read' | 'credentialSpecs.read';
 
 export interface Decision {
   allowed: boolean;
@@ -18,6 +18,11 @@ export function decide(profileName: string, profile: Profile, permission: Permis
       return { allowed: profile.host?.read === true, rule: `profiles.${profileName}.host.read` };
     case 'network.read':
       return { allowed: profile.network?.read === true, rule: `profiles.${profileName}.network.read` };
+    // Which paths and which specs is decided by the handler against the grant's roots and allow list.
+    case 'files.read':
+      return { allowed: profile.files !== undefined, rule: `profiles.${profileName}.files` };
+    case 'credentialSpecs.read':
+      return { allowed: profile.credentialSpecs !== undefined, rule: `profiles.${profileName}.credentialSpecs` };
   }
 }
 

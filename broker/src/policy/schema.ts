@@ -17,10 +17,33 @@ export const MatchSchema = z.strictObject({
 
 const readGrant = z.strictObject({ read: z.boolean() });
 
+/** A host directory a profile may read under; paths are resolved (symlinks, `..`) before comparing. */
+export const FileRootSchema = z.strictObject({
+  /** Absolute host directory in the host's syntax. */
+  path: z.string().min(1),
+  /** A glob over paths relative to the root, with `/` separators: `*` within a segment, `**` across. */
+  include: z.string().min(1).optional(),
+});
+
+export const FilesSchema = z.strictObject({
+  roots: z.array(FileRootSchema).min(1),
+  /** Bytes one `file/read` may return; default 64 MiB. */
+  maxReadBytes: z.number().int().min(1).max(4 * 1024 * 1024 * 1024).optional(),
+});
+
+export const CredentialSpecsSchema = z.strictObject({
+  /** Where `file://` specs are read; Windows default C:\ProgramData\docker\CredentialSpecs, required on Linux. */
+  directory: z.string().min(1).optional(),
+  /** References the caller may read, globs allowed in the name: `file://webapp*.json`, `registry://webapp1`, `raw://`. */
+  allow: z.array(z.string().min(1)).min(1),
+});
+
 export const ProfileSchema = z.strictObject({
   match: MatchSchema.optional(),
   host: readGrant.optional(),
   network: readGrant.optional(),
+  files: FilesSchema.optional(),
+  credentialSpecs: CredentialSpecsSchema.optional(),
 });
 
 export const ListenerSchema = z.strictObject({
@@ -69,3 +92,6 @@ export type Policy = z.infer<typeof PolicySchema>;
 export type Profile = z.infer<typeof ProfileSchema>;
 export type Listener = z.infer<typeof ListenerSchema>;
 export type Match = z.infer<typeof MatchSchema>;
+export type FileRoot = z.infer<typeof FileRootSchema>;
+export type FilesGrant = z.infer<typeof FilesSchema>;
+export type CredentialSpecsGrant = z.infer<typeof CredentialSpecsSchema>;

@@ -29,6 +29,8 @@ export interface ConnectionOptions {
 const MAX_PENDING_REQUESTS = 64;
 /** Unsent response bytes before reading pauses, for a caller that writes but does not read. */
 const MAX_UNSENT_BYTES = 8 * 1024 * 1024;
+/** Unsent bytes above which a streaming handler waits for the caller to read. */
+const STREAM_HIGH_WATER_BYTES = 1024 * 1024;
 
 /**
  * One caller. Requests go through: handshake state → method lookup → policy → params → handler, and every
@@ -103,6 +105,9 @@ export class CallerConnection {
         peer: this.options.peer,
         grantedMethods: () => this.grantedMethods(),
         token,
+        profile: { name: selection.name, grant: selection.profile },
+        notify: (type, notification) => void this.rpc.sendNotification(type, notification as never).catch(() => this.socket.destroy()),
+        drained: () => this.drained(),
       });
       if (method === 'initialize') this.initialized = true;
       return result;
@@ -129,6 +134,20 @@ export class CallerConnection {
       this.pending--;
       this.resumeIfIdle();
     }
+  }
+
+  /** Streaming handlers wait here so a caller that reads slowly slows the stream instead of growing memory. */
+  private drained(): Promise<void> {
+    if (this.closed || this.socket.writableLength < STREAM_HIGH_WATER_BYTES) return Promise.resolve();
+    return new Promise((resolve) => {
+      const done = () => {
+        this.socket.off('drain', done);
+        this.socket.off('close', done);
+        resolve();
+      };
+      this.socket.on('drain', done);
+      this.socket.on('close', done);
+    });
   }
 
   private grantedMethods(): string[] {

@@ -1,7 +1,9 @@
 import type { HostPlatform } from '../types.js';
+import { linuxCredentialSpecs } from './credspec.js';
+import { linuxFiles } from './files.js';
 import { linuxHost } from './host.js';
 import { linuxNetwork } from './network.js';
 
 export function linuxPlatform(): HostPlatform {
-  return { name: 'linux', host: linuxHost, network: linuxNetwork };
+  return { name: 'linux', host: linuxHost, network: linuxNetwork, files: linuxFiles, credentialSpecs: linuxCredentialSpecs };
 }

@@ -1,6 +1,16 @@
 import os from 'node:os';
 import { BrokerError, HostOperationFailedError } from '../../errors.js';
 import type { HostPlatform } from '../types.js';
+import {
+  assertRegistrySpecName,
+  checkServiceAccount,
+  defaultCredentialSpecsDirectory,
+  listRegistrySpecs,
+  readRegistrySpec,
+  type RegistryKeyCalls,
+  type ServiceAccountQuery,
+} from './credspec.js';
+import { readDirectoryThroughHandle, realPathOfDescriptor, type FileCalls } from './files.js';
 import { readWindowsVersion, windowsHostFacts, type OsFacts, type RegGetValueCall } from './host.js';
 import { toAdapterSnapshot, toNetworkRoutes, type RawAdapter, type RawRoute } from './network.js';
 
@@ -9,6 +19,12 @@ export interface WindowsNative {
   regGetValue: RegGetValueCall;
   readAdapters(): RawAdapter[];
   readRoutes(): RawRoute[];
+  /** uv_get_osfhandle, GetFinalPathNameByHandleW and GetFileInformationByHandleEx (+ GetLastError). */
+  fileCalls(): FileCalls;
+  /** RegOpenKeyExW, RegQueryInfoKeyW, RegEnumValueW and RegCloseKey on HKEY_LOCAL_MACHINE. */
+  registryKeyCalls(): RegistryKeyCalls;
+  /** NetQueryServiceAccount(NULL, accountName, 0, &buffer) off the event loop, the buffer read and freed. */
+  queryServiceAccount(accountName: string): Promise<ServiceAccountQuery>;
 }
 
 export interface WindowsPlatformOptions {
@@ -31,9 +47,10 @@ export function windowsPlatform(options: WindowsPlatformOptions = {}): HostPlatf
   const loadNative = () => (native ??= options.native ? Promise.resolve(options.native) : import('./native.js'));
 
   // Parse and load failures are host faults, not caller errors; the cause stays in the broker log.
-  async function hostCall<T>(what: string, body: (n: WindowsNative) => T): Promise<T> {
+  async function hostCall<T>(what: string, body: (n: WindowsNative) => T | Promise<T>): Promise<T> {
     try {
-      return body(await loadNative());
+      // Awaited here so an asynchronous native call's failure is mapped like a synchronous one.
+      return await body(await loadNative());
     } catch (error) {
       if (error instanceof BrokerError) throw error;
       throw new HostOperationFailedError(`reading ${what} failed`, { cause: error });
@@ -49,6 +66,23 @@ export function windowsPlatform(options: WindowsPlatformOptions = {}): HostPlatf
       adapters: () =>
         hostCall('network adapters', (n) => toAdapterSnapshot(n.readAdapters(), n.readRoutes(), facts.hostname())),
       routes: () => hostCall('routes', (n) => toNetworkRoutes(n.readRoutes(), n.readAdapters())),
+    },
+    files: {
+      syntax: 'win32',
+      realPathOfDescriptor: (fd) => hostCall('the real path of a file', (n) => realPathOfDescriptor(n.fileCalls(), fd)),
+      // Open errors stay Node's (ENOENT, ENOTDIR), which the file handlers map; native ones are host faults.
+      readDirectory: (path) => readDirectoryThroughHandle(path, () => hostCall('a directory', (n) => n.fileCalls())),
+    },
+    credentialSpecs: {
+      defaultDirectory: defaultCredentialSpecsDirectory(process.env),
+      async readRegistrySpec(name) {
+        // A bad name is the caller's error, reported before any DLL is loaded.
+        assertRegistrySpecName(name);
+        return hostCall('a registry credential spec', (n) => readRegistrySpec(n.regGetValue, name));
+      },
+      listRegistrySpecs: () => hostCall('registry credential specs', (n) => listRegistrySpecs(n.registryKeyCalls())),
+      checkServiceAccount: (name) =>
+        hostCall('a service account', (n) => checkServiceAccount((account) => n.queryServiceAccount(account), name)),
     },
   };
 }

@@ -1,5 +1,7 @@
 import path from 'node:path';
 import koffi, { type LibraryHandle } from 'koffi';
+import type { RegistryKeyCalls, ServiceAccountQuery } from './credspec.js';
+import type { FileCalls, FinalPathResult } from './files.js';
 import { HKEY_LOCAL_MACHINE, type RegGetValueCall } from './host.js';
 import { AF_UNSPEC, X64 } from './layout.js';
 import { BufferMemory, type NativeMemory } from './memory.js';
@@ -33,6 +35,47 @@ export const PROTOTYPES = {
   /** winreg.h: LSTATUS RegGetValueW(HKEY hkey, LPCWSTR lpSubKey, LPCWSTR lpValue, DWORD dwFlags, LPDWORD pdwType, PVOID pvData, LPDWORD pcbData) */
   RegGetValueW:
     'int32_t __stdcall RegGetValueW(void *hkey, const char16_t *lpSubKey, const char16_t *lpValue, uint32_t dwFlags, uint32_t *pdwType, void *pvData, _Inout_ uint32_t *pcbData)',
+  /** winreg.h: LSTATUS RegOpenKeyExW(HKEY hKey, LPCWSTR lpSubKey, DWORD ulOptions, REGSAM samDesired, PHKEY phkResult) */
+  RegOpenKeyExW:
+    'int32_t __stdcall RegOpenKeyExW(void *hKey, const char16_t *lpSubKey, uint32_t ulOptions, uint32_t samDesired, _Out_ void **phkResult)',
+  /**
+   * winreg.h: LSTATUS RegQueryInfoKeyW(HKEY hKey, LPWSTR lpClass, LPDWORD lpcchClass, LPDWORD lpReserved,
+   * LPDWORD lpcSubKeys, LPDWORD lpcbMaxSubKeyLen, LPDWORD lpcbMaxClassLen, LPDWORD lpcValues,
+   * LPDWORD lpcbMaxValueNameLen, LPDWORD lpcbMaxValueLen, LPDWORD lpcbSecurityDescriptor, PFILETIME lpftLastWriteTime).
+   * Only the value count and longest value name are asked for; every other pointer is passed NULL.
+   */
+  RegQueryInfoKeyW:
+    'int32_t __stdcall RegQueryInfoKeyW(void *hKey, void *lpClass, uint32_t *lpcchClass, uint32_t *lpReserved, uint32_t *lpcSubKeys, uint32_t *lpcbMaxSubKeyLen, uint32_t *lpcbMaxClassLen, _Out_ uint32_t *lpcValues, _Out_ uint32_t *lpcbMaxValueNameLen, uint32_t *lpcbMaxValueLen, uint32_t *lpcbSecurityDescriptor, void *lpftLastWriteTime)',
+  /**
+   * winreg.h: LSTATUS RegEnumValueW(HKEY hKey, DWORD dwIndex, LPWSTR lpValueName, LPDWORD lpcchValueName,
+   * LPDWORD lpReserved, LPDWORD lpType, LPBYTE lpData, LPDWORD lpcbData). The name buffer is a caller Buffer
+   * (void *) for the same reason as GetAdaptersAddresses: Windows writes into its memory.
+   */
+  RegEnumValueW:
+    'int32_t __stdcall RegEnumValueW(void *hKey, uint32_t dwIndex, void *lpValueName, _Inout_ uint32_t *lpcchValueName, uint32_t *lpReserved, _Out_ uint32_t *lpType, void *lpData, uint32_t *lpcbData)',
+  /** winreg.h: LSTATUS RegCloseKey(HKEY hKey) */
+  RegCloseKey: 'int32_t __stdcall RegCloseKey(void *hKey)',
+  /** fileapi.h: DWORD GetFinalPathNameByHandleW(HANDLE hFile, LPWSTR lpszFilePath, DWORD cchFilePath, DWORD dwFlags) */
+  GetFinalPathNameByHandleW:
+    'uint32_t __stdcall GetFinalPathNameByHandleW(void *hFile, void *lpszFilePath, uint32_t cchFilePath, uint32_t dwFlags)',
+  /**
+   * winbase.h: BOOL GetFileInformationByHandleEx(HANDLE hFile, FILE_INFO_BY_HANDLE_CLASS FileInformationClass,
+   * LPVOID lpFileInformation, DWORD dwBufferSize). BOOL is int, the enum an int.
+   */
+  GetFileInformationByHandleEx:
+    'int32_t __stdcall GetFileInformationByHandleEx(void *hFile, int32_t FileInformationClass, void *lpFileInformation, uint32_t dwBufferSize)',
+  /** errhandlingapi.h: DWORD GetLastError(void) */
+  GetLastError: 'uint32_t __stdcall GetLastError()',
+  /**
+   * uv.h: UV_EXTERN uv_os_fd_t uv_get_osfhandle(int fd), exported by node.exe. uv_os_fd_t is a HANDLE; it is
+   * declared intptr_t so INVALID_HANDLE_VALUE arrives as -1 rather than as 2^64 - 1 (same register, same ABI).
+   */
+  uv_get_osfhandle: 'intptr_t uv_get_osfhandle(int fd)',
+  /** lmaccess.h: NTSTATUS NetQueryServiceAccount(LPWSTR ServerName, LPWSTR AccountName, DWORD InfoLevel, PBYTE *Buffer) */
+  NetQueryServiceAccount:
+    'int32_t __stdcall NetQueryServiceAccount(const char16_t *ServerName, const char16_t *AccountName, uint32_t InfoLevel, _Out_ void **Buffer)',
+  /** lmapibuf.h: NET_API_STATUS NetApiBufferFree(LPVOID Buffer) */
+  NetApiBufferFree: 'uint32_t __stdcall NetApiBufferFree(void *Buffer)',
 } as const;
 
 type KoffiFunction = ReturnType<LibraryHandle['func']>;
@@ -45,10 +88,28 @@ interface IpHelper {
 
 interface Advapi {
   RegGetValueW: KoffiFunction;
+  RegOpenKeyExW: KoffiFunction;
+  RegQueryInfoKeyW: KoffiFunction;
+  RegEnumValueW: KoffiFunction;
+  RegCloseKey: KoffiFunction;
+}
+
+interface FileApi {
+  GetFinalPathNameByHandleW: KoffiFunction;
+  GetFileInformationByHandleEx: KoffiFunction;
+  GetLastError: KoffiFunction;
+  uv_get_osfhandle: KoffiFunction;
+}
+
+interface ServiceAccountApi {
+  NetQueryServiceAccount: KoffiFunction;
+  NetApiBufferFree: KoffiFunction;
 }
 
 let ipHelper: IpHelper | undefined;
 let advapi: Advapi | undefined;
+let fileApi: FileApi | undefined;
+let serviceAccountApi: ServiceAccountApi | undefined;
 
 /** The offsets in layout.ts are the 64-bit ones; a 32-bit process would read every structure wrongly. */
 function assert64Bit(): void {
@@ -81,9 +142,54 @@ function loadIpHelper(): IpHelper {
 function loadAdvapi(): Advapi {
   if (!advapi) {
     const lib = loadSystemLibrary('advapi32.dll');
-    advapi = { RegGetValueW: lib.func(PROTOTYPES.RegGetValueW) };
+    advapi = {
+      RegGetValueW: lib.func(PROTOTYPES.RegGetValueW),
+      RegOpenKeyExW: lib.func(PROTOTYPES.RegOpenKeyExW),
+      RegQueryInfoKeyW: lib.func(PROTOTYPES.RegQueryInfoKeyW),
+      RegEnumValueW: lib.func(PROTOTYPES.RegEnumValueW),
+      RegCloseKey: lib.func(PROTOTYPES.RegCloseKey),
+    };
   }
   return advapi;
+}
+
+/**
+ * Node's fs descriptors are C-runtime descriptors of the CRT linked statically into node.exe (/MT): libuv opens
+ * with CreateFileW and registers the HANDLE with that CRT's _open_osfhandle. ucrtbase.dll's _get_osfhandle
+ * keeps a separate table, so it would not know the descriptor, and its invalid-parameter handler (not the one
+ * libuv installs in node's CRT) would end the process. node.exe exports libuv, including uv_get_osfhandle,
+ * which asks node's own CRT; koffi.load(null) is the running executable (GetModuleHandle(NULL)) and is never
+ * unloaded.
+ */
+function loadFileApi(): FileApi {
+  if (!fileApi) {
+    const kernel32 = loadSystemLibrary('kernel32.dll');
+    const node = koffi.load(null);
+    fileApi = {
+      GetFinalPathNameByHandleW: kernel32.func(PROTOTYPES.GetFinalPathNameByHandleW),
+      GetFileInformationByHandleEx: kernel32.func(PROTOTYPES.GetFileInformationByHandleEx),
+      GetLastError: kernel32.func(PROTOTYPES.GetLastError),
+      uv_get_osfhandle: node.func(PROTOTYPES.uv_get_osfhandle),
+    };
+  }
+  return fileApi;
+}
+
+/**
+ * NetQueryServiceAccount is taken from logoncli.dll, where Microsoft's ActiveDirectory module
+ * (Test-ADServiceAccount) imports it from; MSDN's page names Netapi32.dll, but its sibling functions' pages say
+ * to load them from Logoncli.dll. The buffer it returns is freed with netapi32's NetApiBufferFree, as documented.
+ */
+function loadServiceAccountApi(): ServiceAccountApi {
+  if (!serviceAccountApi) {
+    const logoncli = loadSystemLibrary('logoncli.dll');
+    const netapi32 = loadSystemLibrary('netapi32.dll');
+    serviceAccountApi = {
+      NetQueryServiceAccount: logoncli.func(PROTOTYPES.NetQueryServiceAccount),
+      NetApiBufferFree: netapi32.func(PROTOTYPES.NetApiBufferFree),
+    };
+  }
+  return serviceAccountApi;
 }
 
 /** Reads process memory by address through koffi; for memory the OS owns and we do not copy first. */
@@ -106,6 +212,31 @@ function checked(address: bigint): bigint {
 
 export const regGetValue: RegGetValueCall = (subKey, valueName, flags, data, size) =>
   loadAdvapi().RegGetValueW(HKEY_LOCAL_MACHINE, subKey, valueName, flags, null, data, size) as number;
+
+export function fileCalls(): FileCalls {
+  const { GetFinalPathNameByHandleW, GetFileInformationByHandleEx, GetLastError, uv_get_osfhandle } = loadFileApi();
+  return fileCallsWith(uv_get_osfhandle, GetFinalPathNameByHandleW, GetFileInformationByHandleEx, GetLastError);
+}
+
+export function registryKeyCalls(): RegistryKeyCalls {
+  const { RegOpenKeyExW, RegQueryInfoKeyW, RegEnumValueW, RegCloseKey } = loadAdvapi();
+  return registryKeyCallsWith(RegOpenKeyExW, RegQueryInfoKeyW, RegEnumValueW, RegCloseKey);
+}
+
+/**
+ * NetQueryServiceAccount may ask a domain controller, and an unreachable one takes seconds to time out, so it
+ * runs on a koffi worker thread (`.async`) instead of blocking every other caller on the event loop.
+ */
+export function queryServiceAccount(accountName: string): Promise<ServiceAccountQuery> {
+  const { NetQueryServiceAccount, NetApiBufferFree } = loadServiceAccountApi();
+  const query: NetQueryServiceAccountFn = (server, account, level, buffer) =>
+    new Promise((resolve, reject) =>
+      NetQueryServiceAccount.async(server, account, level, buffer, (error: unknown, status: unknown) =>
+        error ? reject(error) : resolve(status),
+      ),
+    );
+  return queryServiceAccountWith(query, NetApiBufferFree, koffiMemory, accountName);
+}
 
 export function readAdapters(): RawAdapter[] {
   return readAdaptersWith(loadIpHelper().GetAdaptersAddresses);
@@ -153,4 +284,102 @@ export function readRoutesWith(getIpForwardTable2: GetIpForwardTable2Fn, freeMib
   }
   // Parsed from a copy mapped at the original address, so the rows stay readable after FreeMibTable.
   return parseRouteTable(new BufferMemory(copy, table), table);
+}
+
+/** The koffi-call shapes of the file and registry functions, so tests can run the glue below with stand-ins. */
+export type UvGetOsfHandleFn = (fd: number) => unknown;
+export type GetFinalPathNameByHandleWFn = (handle: bigint, buffer: Buffer, chars: number, flags: number) => unknown;
+export type GetFileInformationByHandleExFn = (handle: bigint, infoClass: number, buffer: Buffer, bytes: number) => unknown;
+export type GetLastErrorFn = () => unknown;
+export type RegOpenKeyExWFn = (key: bigint, subKey: string, options: number, access: number, result: [unknown]) => unknown;
+export type RegQueryInfoKeyWFn = (
+  key: bigint,
+  className: null,
+  classChars: null,
+  reserved: null,
+  subKeys: null,
+  maxSubKeyChars: null,
+  maxClassChars: null,
+  values: [number],
+  maxValueNameChars: [number],
+  maxValueBytes: null,
+  securityDescriptorBytes: null,
+  lastWriteTime: null,
+) => unknown;
+export type RegEnumValueWFn = (
+  key: bigint,
+  index: number,
+  name: Buffer,
+  nameChars: [number],
+  reserved: null,
+  type: [number],
+  data: null,
+  dataBytes: null,
+) => unknown;
+export type RegCloseKeyFn = (key: bigint) => unknown;
+export type NetQueryServiceAccountFn = (server: null, accountName: string, level: number, buffer: [unknown]) => unknown | Promise<unknown>;
+export type NetApiBufferFreeFn = (buffer: bigint) => unknown;
+
+/**
+ * GetLastError is read right after the failing call, before anything else calls into Windows. koffi saves the
+ * thread's last-error value after every call and restores it before the next one, so the V8 and libuv work
+ * that runs in between cannot overwrite it.
+ */
+export function fileCallsWith(
+  uvGetOsfHandle: UvGetOsfHandleFn,
+  getFinalPathNameByHandleW: GetFinalPathNameByHandleWFn,
+  getFileInformationByHandleEx: GetFileInformationByHandleExFn,
+  getLastError: GetLastErrorFn,
+): FileCalls {
+  return {
+    osfHandle: (fd) => uvGetOsfHandle(fd) as number | bigint,
+    getFinalPathNameByHandle(handle, buffer, chars, flags): FinalPathResult {
+      const result = getFinalPathNameByHandleW(handle, buffer, chars, flags) as number;
+      return { result, lastError: result === 0 ? (getLastError() as number) : 0 };
+    },
+    getFileInformationByHandleEx(handle, infoClass, buffer) {
+      const ok = (getFileInformationByHandleEx(handle, infoClass, buffer, buffer.length) as number) !== 0;
+      return { ok, lastError: ok ? 0 : (getLastError() as number) };
+    },
+  };
+}
+
+export function registryKeyCallsWith(
+  regOpenKeyExW: RegOpenKeyExWFn,
+  regQueryInfoKeyW: RegQueryInfoKeyWFn,
+  regEnumValueW: RegEnumValueWFn,
+  regCloseKey: RegCloseKeyFn,
+): RegistryKeyCalls {
+  return {
+    openKey: (subKey, access, key) => regOpenKeyExW(HKEY_LOCAL_MACHINE, subKey, 0, access, key) as number,
+    queryInfoKey: (key, values, maxValueNameChars) =>
+      regQueryInfoKeyW(key, null, null, null, null, null, null, values, maxValueNameChars, null, null, null) as number,
+    enumValue: (key, index, name, nameChars, type) =>
+      regEnumValueW(key, index, name, nameChars, null, type, null, null) as number,
+    closeKey: (key) => regCloseKey(key) as number,
+  };
+}
+
+/** MSA_INFO_0 at InfoLevel 0: one MSA_INFO_STATE, a 4-byte enum. */
+const MSA_INFO_LEVEL_0 = 0;
+
+/**
+ * Runs NetQueryServiceAccount and reads MSA_INFO_0.State out of the buffer it allocated. The buffer is freed
+ * exactly once whenever one came back, whatever the status, and before the state is used.
+ */
+export async function queryServiceAccountWith(
+  netQueryServiceAccount: NetQueryServiceAccountFn,
+  netApiBufferFree: NetApiBufferFreeFn,
+  memory: NativeMemory,
+  accountName: string,
+): Promise<ServiceAccountQuery> {
+  const out: [unknown] = [null];
+  const status = (await netQueryServiceAccount(null, accountName, MSA_INFO_LEVEL_0, out)) as number;
+  const buffer = out[0] === null || out[0] === undefined ? 0n : BigInt(out[0] as bigint | number);
+  if (buffer === 0n) return { status, state: null };
+  try {
+    return { status, state: status === 0 ? memory.u32(buffer) : null };
+  } finally {
+    netApiBufferFree(buffer);
+  }
 }
