@@ -17,9 +17,13 @@
     FunctionsToExport    = @(
         'Connect-HostBroker'
         'Disconnect-HostBroker'
+        'Get-HostChildItem'
+        'Get-HostContent'
+        'Get-HostCredentialSpec'
         'Get-HostInfo'
         'Get-HostNetwork'
         'Get-HostRoute'
+        'Test-HostCredentialSpec'
     )
     CmdletsToExport      = @()
     AliasesToExport      = @()
@@ -27,8 +31,8 @@
 
     PrivateData          = @{
         PSData = @{
-            Tags         = @('WinsHost', 'Containers', 'Windows', 'Linux', 'Broker', 'JSON-RPC', 'NamedPipe', 'Network', 'PSEdition_Desktop', 'PSEdition_Core')
-            ReleaseNotes = 'Initial release: broker connection, host information, host network adapters and routes.'
+            Tags         = @('WinsHost', 'Containers', 'Windows', 'Linux', 'Broker', 'JSON-RPC', 'NamedPipe', 'Network', 'Files', 'gMSA', 'CredentialSpec', 'PSEdition_Desktop', 'PSEdition_Core')
+            ReleaseNotes = 'Initial release: broker connection, host information, host network adapters and routes, host files (Get-HostChildItem, Get-HostContent) and gMSA credential specs (Get-HostCredentialSpec, Test-HostCredentialSpec).'
         }
     }
 }

@@ -11,14 +11,26 @@ BeforeDiscovery {
             ForEach-Object { @{ Path = $_.FullName; Name = $_.FullName.Substring($moduleRoot.Length + 1) } })
     $allModuleFiles = @(Get-ChildItem -LiteralPath $moduleRoot -Recurse -File |
             ForEach-Object { @{ Path = $_.FullName; Name = $_.FullName.Substring($moduleRoot.Length + 1) } })
+    # Public functions whose output is not a WinsHost object, with their first [OutputType()].
+    $plainOutputTypes = @{ 'Get-HostContent' = 'System.String' }
     $publicFunctions = @(Get-ChildItem -LiteralPath (Join-Path $moduleRoot 'Public') -Filter '*.ps1' -File |
-            ForEach-Object { @{ Name = $_.BaseName; Path = $_.FullName } })
+            ForEach-Object { @{ Name = $_.BaseName; Path = $_.FullName; PlainOutputType = $plainOutputTypes[$_.BaseName] } })
     $errorCases = @(Get-TypingsErrorTable | ForEach-Object { @{ Name = $_.Name; Code = $_.Code; Category = $_.Category } })
-    # Each public cmdlet that calls the broker, with the arguments that make it do so.
+    # Each public cmdlet that calls the broker, with the arguments that make it call each of its methods, and
+    # (Result) a response that lets it complete when the default empty object would not. 'Every broker call of a
+    # public function is listed here' below keeps this table complete.
     $rpcCmdlets = @(
         @{ Command = 'Get-HostInfo'; Arguments = @{}; Method = 'host/info' }
         @{ Command = 'Get-HostNetwork'; Arguments = @{ All = $true }; Method = 'network/adapters' }
         @{ Command = 'Get-HostRoute'; Arguments = @{}; Method = 'network/routes' }
+        @{ Command = 'Get-HostChildItem'; Arguments = @{ Path = '/srv/files' }; Method = 'file/list' }
+        @{ Command = 'Get-HostContent'; Arguments = @{ Path = '/srv/files/empty.txt' }; Method = 'file/read'
+            # An empty read: no file/data, and the SHA-256 of no bytes.
+            Result = @{ path = '/srv/files/empty.txt'; size = 0; offset = 0; bytesRead = 0; sha256 = 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855' }
+        }
+        @{ Command = 'Get-HostCredentialSpec'; Arguments = @{ List = $true }; Method = 'credspec/list' }
+        @{ Command = 'Get-HostCredentialSpec'; Arguments = @{ Name = 'webapp1.json' }; Method = 'credspec/get' }
+        @{ Command = 'Test-HostCredentialSpec'; Arguments = @{ Name = 'webapp1.json' }; Method = 'credspec/test' }
     )
 }
 
@@ -228,7 +240,22 @@ Describe 'Public function <Name>' -ForEach $publicFunctions {
         $command.CmdletBinding | Should -BeTrue
         $command.Parameters.Keys | Should -Contain 'Pipe'
         if ($Name -ne 'Disconnect-HostBroker') {
-            $command.OutputType.Name | Should -Match '^WinsHost\.'
+            $outputTypes = @($command.OutputType.Name)
+            $outputTypes.Count | Should -BeGreaterOrEqual 1
+            if ($PlainOutputType) {
+                $outputTypes[0] | Should -Be $PlainOutputType
+            }
+            else {
+                $outputTypes[0] | Should -Match '^WinsHost\.'
+            }
+        }
+    }
+
+    It 'has a format view for every WinsHost type it outputs' {
+        [xml]$formats = Get-Content -LiteralPath (Join-Path $moduleRoot 'WinsHost.Format.ps1xml') -Raw
+        $viewTypes = @($formats.Configuration.ViewDefinitions.View.ViewSelectedBy.TypeName)
+        foreach ($typeName in @($command.OutputType.Name) | Where-Object { $_ -like 'WinsHost.*' }) {
+            $viewTypes | Should -Contain $typeName
         }
     }
 
@@ -322,9 +349,34 @@ Describe 'Methods the module sends' {
 
     It 'sends the methods of the public cmdlets' {
         $methods = @($sent.Method | Sort-Object -Unique)
-        foreach ($method in 'initialize', 'host/info', 'network/adapters', 'network/routes') {
+        foreach ($method in 'initialize', 'host/info', 'network/adapters', 'network/routes', 'file/list', 'file/read', 'credspec/list', 'credspec/get', 'credspec/test') {
             $methods | Should -Contain $method
         }
+    }
+
+    It 'sends every request method declared in typings/ (the module covers the protocol)' {
+        $requests = @(Get-TypingsMessageType | Where-Object Kind -EQ 'Request')
+        $requests.Count | Should -BeGreaterOrEqual 9
+        $methods = @($sent.Method | Sort-Object -Unique)
+        $requests | Where-Object { $methods -notcontains $_.Method } | ForEach-Object { '{0} ({1})' -f $_.Method, $_.File } | Should -BeNullOrEmpty
+    }
+
+    It 'handles every notification declared in typings/ (its method appears as a string literal)' {
+        $notifications = @(Get-TypingsMessageType | Where-Object Kind -EQ 'Notification')
+        $notifications.Method | Should -Contain 'file/data'
+        $literals = @(Get-ChildItem -LiteralPath $moduleRoot -Recurse -File -Include '*.ps1', '*.psm1' | ForEach-Object {
+                $ast = [System.Management.Automation.Language.Parser]::ParseFile($_.FullName, [ref]$null, [ref]$null)
+                $ast.FindAll({ param($n) $n -is [System.Management.Automation.Language.StringConstantExpressionAst] }, $true).Value
+            })
+        $notifications | Where-Object { $literals -cnotcontains $_.Method } | ForEach-Object { '{0} ({1})' -f $_.Method, $_.File } | Should -BeNullOrEmpty
+    }
+
+    It 'every broker call of a public function is listed in the cmdlet table of these tests' -ForEach @(@{ Table = $rpcCmdlets }) {
+        $listed = @($Table | ForEach-Object { '{0} {1}' -f $_.Command, $_.Method })
+        $publicCalls = @($sent | Where-Object { $_.File -in @(Get-ChildItem -LiteralPath (Join-Path $moduleRoot 'Public') -Filter '*.ps1' -File).Name })
+        $publicCalls.Count | Should -BeGreaterOrEqual 8
+        $publicCalls | ForEach-Object { '{0} {1}' -f [System.IO.Path]::GetFileNameWithoutExtension($_.File), $_.Method } |
+            Where-Object { $listed -notcontains $_ } | Should -BeNullOrEmpty
     }
 }
 
@@ -496,12 +548,15 @@ Describe 'Pipe selection' {
         }
     }
 
-    Context '<Command> -Pipe' -ForEach $rpcCmdlets {
+    Context '<Command> (<Method>) -Pipe' -ForEach $rpcCmdlets {
         It 'passes -Pipe to the client' {
-            Mock -ModuleName WinsHost Invoke-HostRpc { [pscustomobject]@{} }
+            $response = [pscustomobject]@{}
+            if ($null -ne $Result) { $response = [pscustomobject]$Result }
+            Mock -ModuleName WinsHost Invoke-HostRpc { $response }
+            $expectedMethod = $Method
             $arguments = $Arguments.Clone()
-            & $Command @arguments -Pipe '/srv/explicit.sock' -ErrorAction SilentlyContinue
-            Should -Invoke Invoke-HostRpc -ModuleName WinsHost -Times 1 -Exactly -ParameterFilter { $Pipe -eq '/srv/explicit.sock' }
+            $null = & $Command @arguments -Pipe '/srv/explicit.sock' -ErrorAction SilentlyContinue
+            Should -Invoke Invoke-HostRpc -ModuleName WinsHost -Times 1 -Exactly -ParameterFilter { $Pipe -eq '/srv/explicit.sock' -and $Method -eq $expectedMethod }
         }
     }
 }
@@ -512,7 +567,7 @@ Describe 'Error mapping' {
     }
 
     Context 'JSON-RPC error <Name> (<Code>)' -ForEach $errorCases {
-        It 'becomes WinsHost.<Name> with category <Category> from <_.Command>' -ForEach $rpcCmdlets {
+        It 'becomes WinsHost.<Name> with category <Category> from <_.Command> (<_.Method>)' -ForEach $rpcCmdlets {
             # The outer data (the error case) is reachable as $Name/$Code/$Category; the inner as $Command etc.
             Mock -ModuleName WinsHost Invoke-HostRpc {
                 $rpcError = [pscustomobject]@{
@@ -630,6 +685,12 @@ Describe 'Formats and help topic' {
         @{ TypeName = 'WinsHost.HostInfo'; Control = 'ListControl'; Columns = @() }
         @{ TypeName = 'WinsHost.Connection'; Control = 'ListControl'; Columns = @('Pipe', 'Profile', 'Listener', 'ProtocolVersion') }
         @{ TypeName = 'WinsHost.IPAddress'; Control = 'TableControl'; Columns = @() }
+        @{ TypeName = 'WinsHost.FileEntry'; Control = 'TableControl'; Columns = @(); Labels = @('Type', 'LastWriteTime', 'Length', 'Name') }
+        @{ TypeName = 'WinsHost.CredentialSpecInfo'; Control = 'TableControl'; Columns = @('Source', 'Name', 'Uri', 'Path') }
+        @{ TypeName = 'WinsHost.CredentialSpec'; Control = 'ListControl'; Columns = @('Uri', 'Source', 'Name', 'Path', 'Domain', 'GroupManagedServiceAccounts') }
+        @{ TypeName = 'WinsHost.CredentialSpecTestResult'; Control = 'ListControl'; Columns = @('Uri', 'Path', 'Valid', 'Problems', 'Accounts') }
+        @{ TypeName = 'WinsHost.CredentialSpecProblem'; Control = 'TableControl'; Columns = @('Field', 'Message') }
+        @{ TypeName = 'WinsHost.CredentialSpecAccountCheck'; Control = 'TableControl'; Columns = @('Name', 'Scope', 'Resolved', 'Detail') }
     ) {
         $view = @($views | Where-Object { $_.ViewSelectedBy.TypeName -eq $TypeName })
         $view.Count | Should -Be 1
@@ -637,6 +698,7 @@ Describe 'Formats and help topic' {
         if ($Control -eq 'TableControl') {
             $properties = @($view[0].TableControl.TableRowEntries.TableRowEntry.TableColumnItems.TableColumnItem.PropertyName)
             if ($Columns.Count) { $properties | Should -Be $Columns }
+            if ($Labels) { @($view[0].TableControl.TableHeaders.TableColumnHeader.Label) | Should -Be $Labels }
         }
         else {
             $properties = @($view[0].ListControl.ListEntries.ListEntry.ListItems.ListItem | ForEach-Object { $_.PropertyName; $_.Label } | Where-Object { $_ })
@@ -650,7 +712,7 @@ Describe 'Formats and help topic' {
         $path | Should -Exist
         $text = Get-Content -LiteralPath $path -Raw
         $text | Should -BeLike '*about_WinsHost*'
-        foreach ($id in @('ConnectionError', 'ProtocolError', 'InvalidPipe', 'AdapterNotFound', 'RpcError') + @((Get-TypingsErrorTable).Name)) {
+        foreach ($id in @('ConnectionError', 'ProtocolError', 'InvalidPipe', 'AdapterNotFound', 'ContentMismatch', 'RpcError') + @((Get-TypingsErrorTable).Name)) {
             $text | Should -BeLike "*WinsHost.$id*"
         }
     }

@@ -21,6 +21,7 @@ function Get-HostBrokerErrorInfo {
         '-32601' = @('MethodNotFound', 'NotImplemented')
         '-32602' = @('InvalidParams', 'InvalidArgument')
         '-32603' = @('InternalError', 'NotSpecified')
+        '-32800' = @('RequestCancelled', 'OperationStopped')
         '-32001' = @('PolicyDenied', 'PermissionDenied')
         '-32002' = @('ServerNotInitialized', 'InvalidOperation')
         '-32003' = @('NotFound', 'ObjectNotFound')

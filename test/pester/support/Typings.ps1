@@ -32,15 +32,38 @@ function Get-TypingsErrorTable {
 }
 
 function Get-TypingsInterfaceProperty {
-    # The property names of `export interface <Name> { ... }`, in declaration order.
+    # The property names of `export interface <Name> { ... }`, in declaration order; for
+    # `interface <Name> extends <Base>` (Base in the same file) the base's properties come first.
     param(
         [Parameter(Mandatory)] [string] $File,
         [Parameter(Mandatory)] [string] $Interface
     )
     $text = Get-Content -LiteralPath (Join-Path (Get-TypingsPath) $File) -Raw
-    $body = [regex]::Match($text, "export interface $Interface\s*\{(?<body>[^}]*)\}").Groups['body'].Value
+    $match = [regex]::Match($text, "export interface $Interface(?:\s+extends\s+(?<base>\w+))?\s*\{(?<body>[^}]*)\}")
+    $inherited = @()
+    if ($match.Groups['base'].Success) {
+        $inherited = @(Get-TypingsInterfaceProperty -File $File -Interface $match.Groups['base'].Value)
+    }
+    $body = $match.Groups['body'].Value
     # Drop comments first: they may contain words followed by colons.
     $body = [regex]::Replace($body, '/\*[\s\S]*?\*/', '')
     $body = [regex]::Replace($body, '//[^\n]*', '')
-    @([regex]::Matches($body, '(?m)^\s*(?<name>\w+)\??\s*:') | ForEach-Object { $_.Groups['name'].Value })
+    @($inherited) + @([regex]::Matches($body, '(?m)^\s*(?<name>\w+)\??\s*:') | ForEach-Object { $_.Groups['name'].Value })
+}
+
+function Get-TypingsMessageType {
+    # Every `export namespace X { export const method = '...'; export const type = new RequestType|NotificationType... }`:
+    # Namespace, Method, Kind ('Request' or 'Notification').
+    foreach ($file in Get-ChildItem -LiteralPath (Get-TypingsPath) -Filter '*.ts' -File) {
+        $text = Get-Content -LiteralPath $file.FullName -Raw
+        $pattern = "export namespace (?<namespace>\w+)\s*\{\s*export const method\s*=\s*'(?<method>[^']+)'[^;]*;\s*export const type\s*=\s*new (?<kind>Request|Notification)Type\d*\b"
+        foreach ($match in [regex]::Matches($text, $pattern)) {
+            [pscustomobject]@{
+                Namespace = $match.Groups['namespace'].Value
+                Method    = $match.Groups['method'].Value
+                Kind      = $match.Groups['kind'].Value
+                File      = $file.Name
+            }
+        }
+    }
 }

@@ -18,11 +18,27 @@
 //                             (neither: back to the default answer)
 //   test/stats             -> { connections, initializes, calls: {method: count} }
 //   test/shutdown          -> { ok: true }, then every connection and the listener close and the process exits
+//   test/setFile {path, text? | base64? | generate?: {bytes}, encoding?, cuts?, chunkSize?, delayMs?,
+//                 responseDelayMs?, foreignToken?, wrongSha?, wrongCount?, gapAfter?}
+//                          -> { size, sha256, lines }: from now on file/read of `path` plays that file
+//   test/lastRead          -> { token, chunks, firstChunkAt, responseAt } of the last file/read (ms since epoch)
 // host/info, network/adapters and network/routes answer with canned data unless overridden by test/respondWith.
+//
+// file/read streams a file of the `files` table as `file/data` notifications, then answers like the broker
+// (typings/files.ts): paths must be absolute (else InvalidParams), under /srv/files (else PolicyDenied) and
+// known (else NotFound); tail/head count lines by lineEncoding as the broker does. Per file: `cuts` (byte
+// offsets into the bytes sent) or `chunkSize` split the chunks, `delayMs` waits after each chunk,
+// `responseDelayMs` before the response, `foreignToken` sends a chunk of another read after the first one,
+// `wrongSha`/`wrongCount` falsify the response, `gapAfter` skips a byte after that many chunks.
+// file/list lists the canned tree under /srv/files; credspec/list, credspec/get and credspec/test answer from
+// the canned specs (webapp1.json: valid, resolved; broken.json: invalid; registry://webapp2: its account does
+// not resolve; raw://JSON: parsed, accounts unresolvable as on Linux). stats.lastParams holds the params of
+// the last call of each method.
 // Prints "listening <path>" on stdout once the socket accepts connections.
 
 import net from 'node:net';
 import fs from 'node:fs';
+import { createHash } from 'node:crypto';
 
 const socketPath = process.argv[2];
 if (!socketPath) {
@@ -30,7 +46,7 @@ if (!socketPath) {
   process.exit(2);
 }
 
-const stats = { connections: 0, initializes: 0, calls: {} };
+const stats = { connections: 0, initializes: 0, calls: {}, lastParams: {} };
 const overrides = new Map();
 const sockets = new Set();
 
@@ -78,6 +94,173 @@ const canned = {
   },
 };
 
+// ---- files -------------------------------------------------------------------------------------------
+
+const FILE_ROOT = '/srv/files';
+const CR_LF_TEXT = 'first line\r\nsecond line h\u00e9llo\r\nthird \u2713 line\nfourth line \u4e16\u754c\r\nlast line\n';
+const crlfBytes = Buffer.from(CR_LF_TEXT, 'utf8');
+// Cuts: inside the \r\n after "first line", inside the 2-byte e-acute, inside the 3-byte check mark, inside \r\n
+// after the CJK text, and inside a CJK character.
+const crlfCuts = [
+  crlfBytes.indexOf('\r\n') + 1,
+  crlfBytes.indexOf(Buffer.from('\u00e9', 'utf8')) + 1,
+  crlfBytes.indexOf(Buffer.from('\u2713', 'utf8')) + 2,
+  crlfBytes.indexOf(Buffer.from('\u4e16', 'utf8')) + 1,
+  crlfBytes.indexOf(Buffer.from('\u754c\r\n', 'utf8')) + 4,
+];
+const unicodeText = '\ufeffalpha\r\nbeta \u00fc\r\ngamma \ud83d\ude00 end\r\ndelta';
+const unicodeBytes = Buffer.from(unicodeText, 'utf16le');
+
+const files = new Map([
+  // Streaming: a chunk every 150 ms, the response 1 s after the last chunk, a chunk of another read mixed in.
+  ['/srv/files/stream.txt', { bytes: crlfBytes, cuts: crlfCuts, delayMs: 150, responseDelayMs: 1000, foreignToken: true }],
+  ['/srv/files/crlf.txt', { bytes: crlfBytes, cuts: crlfCuts, foreignToken: true }],
+  ['/srv/files/partial.txt', { bytes: Buffer.from('one\r\ntwo\r\nno newline at the end', 'utf8'), chunkSize: 3 }],
+  ['/srv/files/bom.txt', { bytes: Buffer.from('\ufeffwith bom\nsecond\n', 'utf8'), cuts: [1, 2] }],
+  // UTF-16LE with a BOM; cuts inside a code unit and inside the surrogate pair of the emoji.
+  ['/srv/files/unicode.txt', { bytes: unicodeBytes, cuts: [3, 17, unicodeBytes.indexOf(Buffer.from('\ud83d', 'utf16le')) + 2, unicodeBytes.indexOf(Buffer.from('\ude00', 'utf16le')) + 1] }],
+  ['/srv/files/empty.txt', { bytes: Buffer.alloc(0) }],
+  ['/srv/files/wrongsha.txt', { bytes: Buffer.from('one\ntwo\nthree\n', 'utf8'), chunkSize: 4, wrongSha: true }],
+  ['/srv/files/wrongcount.txt', { bytes: Buffer.from('one\ntwo\nthree\n', 'utf8'), chunkSize: 4, wrongCount: true }],
+  ['/srv/files/gap.txt', { bytes: Buffer.from('one\ntwo\nthree\n', 'utf8'), chunkSize: 4, gapAfter: 1 }],
+  ['/srv/files/lines.txt', { bytes: Buffer.from(Array.from({ length: 10 }, (_, i) => `line ${i + 1}`).join('\n') + '\n', 'utf8'), chunkSize: 7 }],
+]);
+
+const entry = (name, fullName, type, length) => ({
+  Name: name, FullName: fullName, Type: type, Length: length, LastWriteTime: '2024-05-01T10:00:00.000Z', Root: FILE_ROOT,
+});
+const listings = new Map([
+  [FILE_ROOT, [entry('logs', '/srv/files/logs', 'Directory', 0), entry('crlf.txt', '/srv/files/crlf.txt', 'File', crlfBytes.length)]],
+  ['/srv/files/logs', [entry('app.log', '/srv/files/logs/app.log', 'File', 5000000000), entry('old', '/srv/files/logs/old', 'Directory', 0)]],
+  ['/srv/files/logs/old', [entry('app.1.log', '/srv/files/logs/old/app.1.log', 'File', 12)]],
+]);
+
+// Generated content: lines of varying length with 2-, 3- and 4-byte characters, LF-terminated.
+function generateText(bytes) {
+  const words = ['alpha', 'b\u00e9ta', 'gamma', '\u2713check', '\u4e16\u754c', 'emoji\ud83d\ude00', 'delta', 'epsilon'];
+  const lines = [];
+  let size = 0;
+  let n = 0;
+  while (size < bytes) {
+    const parts = [`${n}`];
+    for (let i = 0; i < (n * 7) % 23 + 1; i++) parts.push(words[(n + i * 3) % words.length]);
+    const line = parts.join(' ') + '\n';
+    size += Buffer.byteLength(line, 'utf8');
+    lines.push(line);
+    n++;
+  }
+  return lines.join('');
+}
+
+function fileProblem(path) {
+  if (typeof path !== 'string' || !path.startsWith('/')) {
+    return { code: -32602, message: `path: ${path} is not an absolute path`, data: { reason: 'FieldInvalid', field: 'path' } };
+  }
+  if (path !== FILE_ROOT && !path.startsWith(`${FILE_ROOT}/`)) {
+    return { code: -32001, message: `${path} is not under a directory this profile may read`, data: { reason: 'NotUnderRoot', rule: 'profiles.test.files.roots' } };
+  }
+  return null;
+}
+
+/** Where the selected lines start and end, as the broker's tailStart/headEnd compute them. */
+function lineRange(bytes, params) {
+  const width = params.lineEncoding === 'utf16le' ? 2 : 1;
+  const isNewline = (i) => bytes[i] === 0x0a && (width === 1 || bytes[i + 1] === 0);
+  let start = 0;
+  let end = bytes.length;
+  if (params.tail !== undefined) {
+    start = bytes.length;
+    if (params.tail > 0) {
+      let last = bytes.length;
+      if (last >= width && isNewline(last - width)) last -= width;
+      let seen = 0;
+      start = 0;
+      for (let i = last - width; i >= 0; i -= width) {
+        if (isNewline(i) && ++seen === params.tail) {
+          start = i + width;
+          break;
+        }
+      }
+    }
+  }
+  if (params.head !== undefined) {
+    end = 0;
+    if (params.head > 0) {
+      let seen = 0;
+      end = bytes.length;
+      for (let i = 0; i + width <= bytes.length; i += width) {
+        if (isNewline(i) && ++seen === params.head) {
+          end = i + width;
+          break;
+        }
+      }
+    }
+  }
+  return { start, end };
+}
+
+let lastRead = null;
+
+// ---- credential specs ------------------------------------------------------------------------------------
+
+const specDocument = (domain, netbios, accounts) => ({
+  CmsPlugins: ['ActiveDirectory'],
+  DomainJoinConfig: {
+    Sid: 'S-1-5-21-702590844-1001920913-2680819671',
+    MachineAccountName: accounts[0] ?? 'none',
+    Guid: '56d9b66c-d746-4f87-bd26-26760cfdca2e',
+    DnsTreeName: domain,
+    DnsName: domain,
+    NetBiosName: netbios,
+  },
+  ActiveDirectoryConfig: {
+    GroupManagedServiceAccounts: accounts.flatMap((name) => [{ Name: name, Scope: domain }, { Name: name, Scope: netbios }]),
+  },
+});
+
+const credentialSpecs = new Map([
+  ['file://webapp1.json', {
+    info: { Uri: 'file://webapp1.json', Source: 'file', Name: 'webapp1.json', Path: '/srv/credspecs/webapp1.json' },
+    spec: specDocument('contoso.com', 'CONTOSO', ['WebApp01']),
+    problems: [],
+    resolved: { resolved: true, detail: 'WebApp01 is a gMSA this host may retrieve the password of' },
+  }],
+  ['file://broken.json', {
+    info: { Uri: 'file://broken.json', Source: 'file', Name: 'broken.json', Path: '/srv/credspecs/broken.json' },
+    spec: null,
+    problems: [
+      { Field: 'DomainJoinConfig.Sid', Message: 'is not a domain SID' },
+      { Field: 'ActiveDirectoryConfig.GroupManagedServiceAccounts', Message: 'is missing' },
+    ],
+    resolved: null,
+  }],
+  ['registry://webapp2', {
+    info: { Uri: 'registry://webapp2', Source: 'registry', Name: 'webapp2' },
+    spec: specDocument('fabrikam.com', 'FABRIKAM', ['WebApp02']),
+    problems: [],
+    resolved: { resolved: false, detail: 'WebApp02 was not found in fabrikam.com' },
+  }],
+]);
+
+function findCredentialSpec(uri) {
+  if (typeof uri !== 'string') return { error: { code: -32602, message: 'uri: expected a string', data: { reason: 'FieldInvalid', field: 'uri' } } };
+  const match = /^(file|registry|raw):\/\/([\s\S]*)$/i.exec(uri);
+  if (!match) return { error: { code: -32602, message: `uri: ${uri} is not file://, registry:// or raw://`, data: { reason: 'FieldInvalid', field: 'uri' } } };
+  const source = match[1].toLowerCase();
+  if (source === 'raw') {
+    let spec;
+    try {
+      spec = JSON.parse(match[2]);
+    } catch {
+      return { error: { code: -32602, message: 'uri: the credential spec is not valid JSON', data: { reason: 'InvalidCredentialSpec', field: 'uri' } } };
+    }
+    return { info: { Uri: uri, Source: 'raw', Name: '' }, spec, problems: [], resolved: { resolved: null, detail: 'gMSA accounts cannot be checked on a Linux host' } };
+  }
+  const known = credentialSpecs.get(`${source}://${match[2]}`);
+  if (!known) return { error: { code: -32003, message: `no credential spec ${uri}`, data: { reason: 'NotFound', uri } } };
+  return known;
+}
+
 function frame(message) {
   const body = Buffer.from(JSON.stringify(message), 'utf8');
   return Buffer.concat([Buffer.from(`Content-Length: ${body.length}\r\n\r\n`, 'ascii'), body]);
@@ -109,6 +292,7 @@ function handleConnection(socket) {
     const { id, method } = request;
     const params = request.params ?? {};
     stats.calls[method] = (stats.calls[method] ?? 0) + 1;
+    stats.lastParams[method] = params;
 
     if (method === 'initialize') {
       stats.initializes += 1;
@@ -116,7 +300,7 @@ function handleConnection(socket) {
       return reply(id, {
         serverInfo: { name: 'fake-broker', version: '9.9.9', platform: 'linux' },
         protocolVersion: 1,
-        capabilities: { methods: ['host/info', 'network/adapters', 'network/routes'] },
+        capabilities: { methods: ['host/info', 'network/adapters', 'network/routes', 'file/list', 'file/read', 'credspec/list', 'credspec/get', 'credspec/test'] },
         caller: { listener: 'fake', profile: 'test', pid: 4242, uid: 1000, gid: 1000, netns: 'net:[4026531840]' },
       });
     }
@@ -200,6 +384,90 @@ function handleConnection(socket) {
           server.close(() => process.exit(0));
         }, 20);
         return undefined;
+      case 'test/setFile': {
+        let bytes;
+        if (params.generate) bytes = Buffer.from(generateText(Number(params.generate.bytes)), 'utf8');
+        else if (params.base64 !== undefined) bytes = Buffer.from(params.base64, 'base64');
+        else bytes = Buffer.from(params.text ?? '', params.encoding ?? 'utf8');
+        const { path, text, base64, generate, encoding, ...behaviour } = params;
+        files.set(path, { bytes, ...behaviour });
+        const lines = bytes.toString(encoding ?? 'utf8').split('\n').length - 1;
+        return reply(id, { size: bytes.length, sha256: createHash('sha256').update(bytes).digest('hex'), lines });
+      }
+      case 'test/lastRead':
+        return reply(id, lastRead);
+      case 'file/read': {
+        const problem = fileProblem(params.path);
+        if (problem) return fail(id, problem.code, problem.message, problem.data);
+        if (typeof params.token !== 'string' || params.token.length === 0) {
+          return fail(id, -32602, 'token: expected a non-empty string', { reason: 'FieldInvalid', field: 'token' });
+        }
+        if (params.tail !== undefined && params.head !== undefined) {
+          return fail(id, -32602, 'tail cannot be combined with head or offset', { reason: 'FieldInvalid', field: 'tail' });
+        }
+        const file = files.get(params.path);
+        if (!file) return fail(id, -32003, `${params.path} does not exist`, { reason: 'NotFound', path: params.path });
+        const { start, end } = lineRange(file.bytes, params);
+        const body = file.bytes.subarray(start, end);
+        const cuts = [];
+        if (file.cuts) cuts.push(...file.cuts.filter((cut) => cut > 0 && cut < body.length));
+        else for (let at = file.chunkSize ?? 65536; at < body.length; at += file.chunkSize ?? 65536) cuts.push(at);
+        cuts.push(body.length);
+        const read = { token: params.token, chunks: 0, firstChunkAt: null, responseAt: null };
+        lastRead = read;
+        let from = 0;
+        let skipped = 0;
+        for (const cut of cuts) {
+          if (cut <= from) continue;
+          const chunk = body.subarray(from, cut);
+          socket.write(frame({ jsonrpc: '2.0', method: 'file/data', params: { token: params.token, offset: start + from + skipped, data: chunk.toString('base64') } }));
+          if (read.chunks === 0) read.firstChunkAt = Date.now();
+          read.chunks += 1;
+          if (file.gapAfter === read.chunks) skipped += 1;
+          if (file.foreignToken && read.chunks === 1) {
+            const foreign = Buffer.from('NOT THIS READ\r\n', 'utf8');
+            socket.write(frame({ jsonrpc: '2.0', method: 'file/data', params: { token: 'another-read', offset: 0, data: foreign.toString('base64') } }));
+          }
+          from = cut;
+          if (file.delayMs) await sleep(file.delayMs);
+        }
+        if (file.responseDelayMs) await sleep(file.responseDelayMs);
+        let sha256 = createHash('sha256').update(body).digest('hex');
+        if (file.wrongSha) sha256 = createHash('sha256').update('something else').digest('hex');
+        read.responseAt = Date.now();
+        return reply(id, { path: params.path, size: file.bytes.length, offset: start, bytesRead: body.length + (file.wrongCount ? 1 : 0), sha256 });
+      }
+      case 'file/list': {
+        const problem = fileProblem(params.path);
+        if (problem) return fail(id, problem.code, problem.message, problem.data);
+        if (files.has(params.path)) return fail(id, -32602, `path: ${params.path} is not a directory`, { reason: 'NotADirectory', field: 'path' });
+        if (!listings.has(params.path)) return fail(id, -32003, `${params.path} does not exist`, { reason: 'NotFound', path: params.path });
+        const entries = [];
+        const pending = [params.path];
+        while (pending.length > 0) {
+          for (const item of listings.get(pending.shift()) ?? []) {
+            entries.push(item);
+            if (params.recurse === true && item.Type === 'Directory') pending.push(item.FullName);
+          }
+        }
+        return reply(id, { entries });
+      }
+      case 'credspec/list':
+        return reply(id, { specs: [...credentialSpecs.values()].map((known) => known.info) });
+      case 'credspec/get': {
+        const found = findCredentialSpec(params.uri);
+        if (found.error) return send({ jsonrpc: '2.0', id, error: found.error });
+        if (!found.spec) return fail(id, -32007, `the credential spec ${params.uri} is not valid`, { reason: 'InvalidCredentialSpec' });
+        return reply(id, { ...found.info, Spec: found.spec });
+      }
+      case 'credspec/test': {
+        const found = findCredentialSpec(params.uri);
+        if (found.error) return send({ jsonrpc: '2.0', id, error: found.error });
+        const accounts = (found.spec?.ActiveDirectoryConfig?.GroupManagedServiceAccounts ?? []).map((account) => ({
+          Name: account.Name, Scope: account.Scope, Resolved: found.resolved.resolved, Detail: found.resolved.detail,
+        }));
+        return reply(id, { ...found.info, Valid: found.problems.length === 0, Problems: found.problems, Accounts: accounts });
+      }
       case 'network/adapters': {
         // Selectors combine with AND, as in typings/network.ts.
         const adapters = canned[method].adapters.filter(
