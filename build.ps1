@@ -47,7 +47,8 @@ try {
             }
             'Bench' {
                 Invoke-Step 'Setup' @('scripts/setup.mjs', '--quiet')
-                Invoke-Step 'Bench' @('--import', 'tsx', 'bench/rpc.bench.ts')
+                Invoke-Step 'Bench (RPC)' @('--import', 'tsx', 'bench/rpc.bench.ts')
+                Invoke-Step 'Bench (process relay)' @('--import', 'tsx', 'bench/process.bench.ts')
             }
         }
     }

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // `npm test`: every node:test file, then every Pester suite, then one closing line with the totals.
 // `npm run test:node` / `npm run test:pester` run one half.
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { pesterManifest, pwshPath, repoRoot } from './setup.mjs';
@@ -33,6 +33,32 @@ function run(command, args, env = {}) {
 function count(output, pattern) {
   const match = [...output.matchAll(pattern)].pop();
   return match ? Number(match[1]) : 0;
+}
+
+/** Debian tools the tests drive for real; installed when missing, as root on Linux (CI is). */
+const DEBIAN_TOOLS = [{ command: 'nft', pkg: 'nftables' }];
+
+function hasCommand(command) {
+  return spawnSync('sh', ['-c', `command -v ${command}`], { stdio: 'ignore' }).status === 0;
+}
+
+function ensureDebianTools() {
+  if (process.platform !== 'linux') return;
+  const missing = DEBIAN_TOOLS.filter((tool) => !hasCommand(tool.command));
+  if (missing.length === 0) return;
+  const packages = missing.map((tool) => tool.pkg);
+  if (process.getuid?.() !== 0) {
+    console.log(`test set-up: ${packages.join(', ')} missing and not root: the tests that need them will skip or fail`);
+    return;
+  }
+  console.log(`test set-up: installing ${packages.join(', ')} (apt-get)`);
+  for (const args of [['update', '-qq'], ['install', '-y', '-qq', ...packages]]) {
+    const result = spawnSync('apt-get', args, { stdio: ['ignore', 'inherit', 'inherit'], env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
+    if (result.status !== 0) {
+      console.error(`test set-up: apt-get ${args.join(' ')} failed (exit ${result.status}); Debian's package sources could not give ${packages.join(', ')}`);
+      process.exit(1);
+    }
+  }
 }
 
 /** The protocol is declared once in typings/; the broker, the client and the tests must all agree with it. */
@@ -69,6 +95,7 @@ async function pesterTests() {
 
 const onlyNode = process.argv.includes('--node-only');
 const onlyPester = process.argv.includes('--pester-only');
+ensureDebianTools();
 const results = [];
 if (!onlyPester) results.push(await typecheck(), await nodeTests());
 if (!onlyNode) results.push(await pesterTests());

@@ -4,12 +4,14 @@ export * from './host.js';
 export * from './network.js';
 export * from './files.js';
 export * from './credspec.js';
+export * from './process.js';
 
 import { InitializeRequest } from './initialize.js';
 import { HostInfoRequest } from './host.js';
 import { NetworkAdaptersRequest, NetworkRoutesRequest } from './network.js';
 import { FileListRequest, FileReadRequest } from './files.js';
 import { CredentialSpecGetRequest, CredentialSpecListRequest, CredentialSpecTestRequest } from './credspec.js';
+import { ProcessListRequest, ProcessReceiveRequest, ProcessStartRequest, ProcessStopRequest, ProcessWaitRequest, ProcessWriteRequest } from './process.js';
 
 /** Every request method of protocol version 1. The module's calls are checked against this list. */
 export const Methods = [
@@ -22,6 +24,12 @@ export const Methods = [
   CredentialSpecListRequest.method,
   CredentialSpecGetRequest.method,
   CredentialSpecTestRequest.method,
+  ProcessStartRequest.method,
+  ProcessListRequest.method,
+  ProcessWaitRequest.method,
+  ProcessStopRequest.method,
+  ProcessWriteRequest.method,
+  ProcessReceiveRequest.method,
 ] as const;
 
 export type MethodName = (typeof Methods)[number];

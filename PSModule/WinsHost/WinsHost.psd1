@@ -22,8 +22,13 @@
         'Get-HostCredentialSpec'
         'Get-HostInfo'
         'Get-HostNetwork'
+        'Get-HostProcess'
         'Get-HostRoute'
+        'Receive-HostProcessOutput'
+        'Start-HostProcess'
+        'Stop-HostProcess'
         'Test-HostCredentialSpec'
+        'Wait-HostProcess'
     )
     CmdletsToExport      = @()
     AliasesToExport      = @()
@@ -31,8 +36,8 @@
 
     PrivateData          = @{
         PSData = @{
-            Tags         = @('WinsHost', 'Containers', 'Windows', 'Linux', 'Broker', 'JSON-RPC', 'NamedPipe', 'Network', 'Files', 'gMSA', 'CredentialSpec', 'PSEdition_Desktop', 'PSEdition_Core')
-            ReleaseNotes = 'Initial release: broker connection, host information, host network adapters and routes, host files (Get-HostChildItem, Get-HostContent) and gMSA credential specs (Get-HostCredentialSpec, Test-HostCredentialSpec).'
+            Tags         = @('WinsHost', 'Containers', 'Windows', 'Linux', 'Broker', 'JSON-RPC', 'NamedPipe', 'Network', 'Files', 'gMSA', 'CredentialSpec', 'Process', 'PSEdition_Desktop', 'PSEdition_Core')
+            ReleaseNotes = 'Initial release: broker connection, host information, host network adapters and routes, host files (Get-HostChildItem, Get-HostContent), gMSA credential specs (Get-HostCredentialSpec, Test-HostCredentialSpec) and host processes (Start-HostProcess, Get-HostProcess, Wait-HostProcess, Receive-HostProcessOutput, Stop-HostProcess).'
         }
     }
 }

@@ -5,6 +5,10 @@ Set-StrictMode -Version 2.0
 # (a JSON-RPC stream carries one conversation; two threads on it would interleave frames).
 $script:HostBrokerConnection = $null
 
+# Receive-HostProcessOutput's decoders and partial lines between calls, by '<pipe>|<process id>', until the
+# process's output is complete: a character or line split between two receives still comes out whole.
+$script:HostProcessOutputStreams = @{}
+
 # How long an implicit connection (a cmdlet without a prior Connect-HostBroker) waits for the broker.
 $script:HostBrokerDefaultTimeoutSec = 5
 

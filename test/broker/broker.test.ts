@@ -68,7 +68,7 @@ describe('requests through a live broker', () => {
   it('answers -32601 for an unknown method after initialize', async () => {
     const peer = await RawPeer.open(broker.path);
     await peer.initialize();
-    const { error } = await peer.request('process/start', {}, 1);
+    const { error } = await peer.request('process/frobnicate', {}, 1);
     assert.equal(error.code, ErrorCodes.MethodNotFound);
     peer.close();
   });

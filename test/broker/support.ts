@@ -7,6 +7,7 @@ import { loadBuiltInPolicy } from '../../broker/src/policy/default.js';
 import { parsePolicy } from '../../broker/src/policy/load.js';
 import type { HostPlatform } from '../../broker/src/platform/index.js';
 import { linuxFiles } from '../../broker/src/platform/linux/files.js';
+import { linuxProcesses } from '../../broker/src/platform/linux/processes.js';
 import { Broker } from '../../broker/src/server/broker.js';
 import type { NetworkAdapter, NetworkRoute } from '../../typings/index.js';
 
@@ -59,6 +60,7 @@ export function fakePlatform(overrides: Partial<HostPlatform['network']> = {}): 
   return {
     name: 'linux',
     files: linuxFiles,
+    processes: linuxProcesses,
     credentialSpecs: {
       defaultDirectory: null,
       async readRegistrySpec(name) {
@@ -107,8 +109,11 @@ export interface TestBroker {
 }
 
 /** An in-process broker on a temporary socket, with a fake platform unless one is given. */
-export async function startTestBroker(options: { policyYaml?: string; platform?: HostPlatform; maxMessageBytes?: number; log?: (m: string) => void } = {}): Promise<TestBroker> {
-  const dir = mkdtempSync(join(tmpdir(), 'winshost-test-'));
+export async function startTestBroker(
+  options: { policyYaml?: string; platform?: HostPlatform; maxMessageBytes?: number; log?: (m: string) => void; dir?: string } = {},
+): Promise<TestBroker> {
+  // A given directory is reused: a broker started on it finds the state of the one before.
+  const dir = options.dir ?? mkdtempSync(join(tmpdir(), 'winshost-test-'));
   const path = join(dir, 'broker.sock');
   const auditPath = join(dir, 'audit.log');
   const audit = AuditLog.open(auditPath);
@@ -138,7 +143,7 @@ export async function startTestBroker(options: { policyYaml?: string; platform?:
     async stop() {
       await broker.stop();
       await audit.close();
-      rmSync(dir, { recursive: true, force: true });
+      if (!options.dir) rmSync(dir, { recursive: true, force: true });
     },
   };
 }

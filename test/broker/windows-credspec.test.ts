@@ -498,6 +498,8 @@ describe('windowsPlatform credential specs', () => {
       fileCalls: unused,
       registryKeyCalls: unused,
       queryServiceAccount: unused,
+      processCalls: unused,
+      interruptConsole: unused,
       ...overrides,
     };
   }

@@ -447,6 +447,8 @@ describe('windowsPlatform files', () => {
       readRoutes: unused,
       registryKeyCalls: unused,
       queryServiceAccount: unused,
+      processCalls: unused,
+      interruptConsole: unused,
       fileCalls: () => calls,
     };
   }

@@ -49,6 +49,8 @@ function recordedNative(counter = { calls: 0 }): WindowsNative {
     fileCalls: () => assert.fail('fileCalls is not part of this recording'),
     registryKeyCalls: () => assert.fail('registryKeyCalls is not part of this recording'),
     queryServiceAccount: () => assert.fail('queryServiceAccount is not part of this recording'),
+    processCalls: () => assert.fail('processCalls is not part of this recording'),
+    interruptConsole: () => assert.fail('interruptConsole is not part of this recording'),
     readAdapters: () => {
       counter.calls++;
       return parseAdapterList(new BufferMemory(adapters.buffer, adapters.base), adapters.base);

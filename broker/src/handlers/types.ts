@@ -21,6 +21,17 @@ export interface RequestContext {
   notify<P>(type: NotificationType<P>, params: P): void;
   /** Resolves when the caller has taken what was sent so far (or the connection closed). */
   drained(): Promise<void>;
+  /** True while so much is unsent to this caller that a stream should pause. */
+  congested(): boolean;
+  /** Identifies this connection while it lasts; what it started is tied to it. */
+  connectionId: number;
+  /** Broker-wide state that outlives a request. */
+  services: BrokerServices;
+}
+
+/** State the broker keeps across requests and connections. */
+export interface BrokerServices {
+  processes: import('./process-manager.js').ProcessManager;
 }
 
 export interface Handler<P = unknown, R = unknown> {

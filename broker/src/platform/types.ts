@@ -46,6 +46,58 @@ export interface HostPlatformCredentialSpecs {
   checkServiceAccount(name: string): Promise<{ resolved: boolean | null; detail: string }>;
 }
 
+/** What the broker starts: everything already checked against policy. */
+export interface ProcessLaunch {
+  /** The canonical path of the program. */
+  path: string;
+  args: string[];
+  /** The complete environment of the child. */
+  env: Record<string, string>;
+  cwd: string;
+  stdin: boolean;
+  detach: boolean;
+  /** Detached processes write here instead of to pipes, so their output outlives the broker. */
+  outputFiles?: { stdout: string; stderr: string };
+  /** An open descriptor of the program, hashed by the caller; where the OS allows, that is what runs. */
+  programFd?: number;
+}
+
+/**
+ * Where a launched process reports. They are attached before launch returns: Node discards the output of a
+ * child whose pipes have no listener when it exits, and a quick program can exit before an await is over.
+ */
+export interface ProcessEvents {
+  output(stream: 'stdout' | 'stderr', chunk: Buffer, source: import('node:stream').Readable): void;
+  /** After the exit and after both output pipes ended. */
+  close(exitCode: number | null, signal: NodeJS.Signals | null): void;
+}
+
+/** A started process and the OS means to end its whole tree. */
+export interface LaunchedProcess {
+  child: import('node:child_process').ChildProcess;
+  pid: number;
+  /** An OS-specific token that identifies this process instance across pid reuse (Linux: start time). */
+  instance: string;
+  /** Ends the process tree: politely, then by force after `graceMs`. */
+  stopTree(graceMs: number): Promise<void>;
+  /** Releases OS resources kept for the tree (Windows: the job handle) without ending it. */
+  release(): void;
+}
+
+/** Processes: starting with the tree tied to the broker, ending whole trees, finding them after a restart. */
+export interface HostPlatformProcesses {
+  /** What every child gets before the caller's allowed variables: the broker's own environment is not passed on. */
+  baseEnvironment(): Record<string, string>;
+  launch(spec: ProcessLaunch, events: ProcessEvents): Promise<LaunchedProcess>;
+  /** The instance token of a running pid, or null when no such process runs now. */
+  instanceOf(pid: number): Promise<string | null>;
+  /** Ends the tree of a process from a previous broker run (not our child any more). */
+  stopOrphanTree(pid: number, instance: string, graceMs: number): Promise<void>;
+  /** Opens the firewall for a port of a process; `close` undoes exactly that. */
+  exposePort(port: { protocol: 'tcp' | 'udp'; port: number }, owner: string): Promise<void>;
+  closePort(port: { protocol: 'tcp' | 'udp'; port: number }, owner: string): Promise<void>;
+}
+
 /**
  * The OS layer under the handlers. One implementation per OS (`platform/linux`, `platform/windows`);
  * tests pass fakes. Every method reads or acts on the host, never on caller-supplied paths.
@@ -56,4 +108,5 @@ export interface HostPlatform {
   readonly network: HostPlatformNetwork;
   readonly files: HostPlatformFiles;
   readonly credentialSpecs: HostPlatformCredentialSpecs;
+  readonly processes: HostPlatformProcesses;
 }

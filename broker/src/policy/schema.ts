@@ -38,12 +38,44 @@ export const CredentialSpecsSchema = z.strictObject({
   allow: z.array(z.string().min(1)).min(1),
 });
 
+const exposedPort = z.string().regex(/^(tcp|udp)\/([1-9]\d{0,4})$/, "must be 'tcp/PORT' or 'udp/PORT'").refine((value) => Number(value.split('/')[1]) <= 65535, 'port must be 1-65535');
+
+/** One program a profile may start, and how. */
+export const ProcessRuleSchema = z.strictObject({
+  /** The canonical absolute path: callers must name exactly this file, links are not followed. */
+  path: z.string().min(1),
+  /** Hex SHA-256 of the program; checked on the very file that is executed. */
+  sha256: z.string().regex(/^[0-9a-fA-F]{64}$/, 'must be 64 hex digits').optional(),
+  /** Arguments: any, an exact list, or a pattern every argument must match. Default: none allowed. */
+  args: z
+    .union([
+      z.strictObject({ any: z.literal(true) }),
+      z.strictObject({ exact: z.array(z.string()) }),
+      z.strictObject({ pattern: z.string().min(1) }),
+    ])
+    .optional(),
+  /** Environment variable names the caller may set. */
+  env: z.array(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be a variable name')).optional(),
+  /** Directories the caller may choose as working directory (the program's own directory otherwise). */
+  workingDirectories: z.array(z.string().min(1)).optional(),
+  exposes: z.array(exposedPort).optional(),
+  /** May keep running after the caller disconnects. */
+  detach: z.boolean().optional(),
+});
+
+export const LimitsSchema = z.strictObject({
+  /** Running processes started under this profile, all its callers together. */
+  processes: z.number().int().min(0).max(10_000).optional(),
+});
+
 export const ProfileSchema = z.strictObject({
   match: MatchSchema.optional(),
   host: readGrant.optional(),
   network: readGrant.optional(),
   files: FilesSchema.optional(),
   credentialSpecs: CredentialSpecsSchema.optional(),
+  processes: z.array(ProcessRuleSchema).optional(),
+  limits: LimitsSchema.optional(),
 });
 
 export const ListenerSchema = z.strictObject({
@@ -95,3 +127,4 @@ export type Match = z.infer<typeof MatchSchema>;
 export type FileRoot = z.infer<typeof FileRootSchema>;
 export type FilesGrant = z.infer<typeof FilesSchema>;
 export type CredentialSpecsGrant = z.infer<typeof CredentialSpecsSchema>;
+export type ProcessRule = z.infer<typeof ProcessRuleSchema>;

@@ -1,6 +1,8 @@
 import { createServer, type Server, type Socket } from 'node:net';
 import type { AuditLog } from '../audit.js';
 import { createHandlerRegistry, type Handler } from '../handlers/index.js';
+import { ProcessManager } from '../handlers/process-manager.js';
+import type { BrokerServices } from '../handlers/types.js';
 import { selectProfile } from '../policy/decide.js';
 import type { LoadedPolicy } from '../policy/load.js';
 import type { Listener } from '../policy/schema.js';
@@ -42,9 +44,11 @@ export class Broker {
   private readonly connections = new Set<CallerConnection>();
   private readonly limits: FramingLimits;
   private readonly log: (message: string) => void;
+  private readonly services: BrokerServices;
 
   constructor(private readonly options: BrokerOptions) {
     this.log = options.log ?? ((message) => console.error(`winshost-broker: ${message}`));
+    this.services = { processes: new ProcessManager(options.platform.processes, options.stateDir, this.log) };
     this.limits = {
       maxHeaderBytes: FramingDefaults.maxHeaderBytes,
       maxMessageBytes: options.maxMessageBytes ?? options.policy.policy.limits?.maxMessageBytes ?? FramingDefaults.maxMessageBytes,
@@ -53,6 +57,8 @@ export class Broker {
 
   async start(): Promise<OpenListener[]> {
     const { policy } = this.options.policy;
+    const { stopped, adopted } = await this.services.processes.restore();
+    if (stopped || adopted) this.log(`previous run: stopped ${stopped} process tree(s) tied to callers, adopted ${adopted} detached process(es)`);
     try {
       for (const [index, listener] of policy.listeners.entries()) {
         const path = index === 0 && this.options.listenPath ? this.options.listenPath : (listener.path ?? defaultListenerPath(listener.name));
@@ -116,6 +122,7 @@ export class Broker {
       brokerVersion: this.options.brokerVersion,
       limits: this.limits,
       log: this.log,
+      services: this.services,
     });
     this.connections.add(connection);
     socket.once('close', () => this.connections.delete(connection));
@@ -133,5 +140,6 @@ export class Broker {
     for (const connection of this.connections) connection.dispose();
     this.connections.clear();
     await Promise.all(closing);
+    await this.services.processes.shutdown();
   }
 }

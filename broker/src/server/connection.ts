@@ -7,6 +7,7 @@ import { ErrorCodes, type CallerInfo, type ErrorData } from '../../../typings/in
 import { paramsDigest, type AuditDecision, type AuditLog } from '../audit.js';
 import { BrokerError, InvalidParamsError, PolicyDeniedError } from '../errors.js';
 import type { Handler } from '../handlers/index.js';
+import type { BrokerServices } from '../handlers/types.js';
 import { decide, type ProfileSelection } from '../policy/decide.js';
 import type { HostPlatform } from '../platform/index.js';
 import { FramedMessageWriter, FramingError, HardenedMessageReader, type FramingLimits, type RejectedMessage } from './framing.js';
@@ -23,7 +24,10 @@ export interface ConnectionOptions {
   brokerVersion: string;
   limits: FramingLimits;
   log: (message: string) => void;
+  services: BrokerServices;
 }
+
+let nextConnectionId = 1;
 
 /** Requests read but not yet answered before reading pauses; keeps a flooding caller from growing memory. */
 const MAX_PENDING_REQUESTS = 64;
@@ -44,6 +48,7 @@ export class CallerConnection {
   private pending = 0;
   private closed = false;
   readonly caller: CallerInfo;
+  readonly id = nextConnectionId++;
 
   constructor(
     private readonly socket: Socket,
@@ -108,6 +113,9 @@ export class CallerConnection {
         profile: { name: selection.name, grant: selection.profile },
         notify: (type, notification) => void this.rpc.sendNotification(type, notification as never).catch(() => this.socket.destroy()),
         drained: () => this.drained(),
+        congested: () => !this.closed && this.socket.writableLength >= STREAM_HIGH_WATER_BYTES,
+        connectionId: this.id,
+        services: this.options.services,
       });
       if (method === 'initialize') this.initialized = true;
       return result;
@@ -115,6 +123,8 @@ export class CallerConnection {
       const response = this.toResponseError(error, method);
       resultCode = response.code;
       reason = (response.data as ErrorData | undefined)?.reason;
+      // A handler's own denial names the finer rule (a path, an argument, a pin): that is what decided.
+      rule = (response.data as ErrorData | undefined)?.rule ?? rule;
       if (resultCode === ErrorCodes.PolicyDenied) decision = 'deny';
       throw response;
     } finally {
@@ -203,6 +213,7 @@ export class CallerConnection {
     this.rpc.dispose();
     this.socket.destroy();
     releasePeer(this.options.peer);
+    void this.options.services.processes.connectionClosed(this.id);
   }
 }
 

@@ -59,20 +59,46 @@ function New-E2EEnvironment {
     ip netns exec $environment.Namespace ip link set $environment.CallerVeth up
     ip netns exec $environment.Namespace ip link set lo up
 
-    $policyPath = Join-Path $environment.Work 'policy.yaml'
-    $Policy.Replace('{namespace}', $environment.Namespace).Replace('{work}', $environment.Work) | Set-Content -Path $policyPath
-    $environment.Broker = Start-Process -FilePath (Get-Command node).Source -PassThru -RedirectStandardError $environment.BrokerLog `
-        -RedirectStandardOutput (Join-Path $environment.Work 'broker.stdout') -ArgumentList @(
-        $environment.Bundle, 'serve', '--policy', $policyPath, '--listen', $environment.Socket,
-        '--state-dir', (Join-Path $environment.Work 'state'), '--audit', $environment.AuditPath)
+    $environment.PolicyPath = Join-Path $environment.Work 'policy.yaml'
+    $Policy.Replace('{namespace}', $environment.Namespace).Replace('{work}', $environment.Work) | Set-Content -Path $environment.PolicyPath
+    Start-E2EBroker -Environment $environment
+    $environment
+}
+
+function Start-E2EBroker {
+    <#
+    .SYNOPSIS
+    Starts the broker of an environment (again): same policy, socket, state directory and audit log.
+    #>
+    param([Parameter(Mandatory)] $Environment)
+    $Environment.Broker = Start-Process -FilePath (Get-Command node).Source -PassThru -RedirectStandardError $Environment.BrokerLog `
+        -RedirectStandardOutput (Join-Path $Environment.Work 'broker.stdout') -ArgumentList @(
+        $Environment.Bundle, 'serve', '--policy', $Environment.PolicyPath, '--listen', $Environment.Socket,
+        '--state-dir', (Join-Path $Environment.Work 'state'), '--audit', $Environment.AuditPath)
     $deadline = (Get-Date).AddSeconds(20)
-    while (-not (Test-Path $environment.Socket)) {
-        if ($environment.Broker.HasExited -or (Get-Date) -gt $deadline) {
-            throw "the broker did not start: $(Get-Content -Raw $environment.BrokerLog)"
+    # After a SIGKILL the old socket file is still there: wait for the new broker to answer on it.
+    while (-not (Test-E2EBrokerAnswers -Environment $Environment)) {
+        if ($Environment.Broker.HasExited -or (Get-Date) -gt $deadline) {
+            throw "the broker did not start: $(Get-Content -Raw $Environment.BrokerLog)"
         }
         Start-Sleep -Milliseconds 100
     }
-    $environment
+}
+
+function Test-E2EBrokerAnswers {
+    param([Parameter(Mandatory)] $Environment)
+    if (-not (Test-Path $Environment.Socket)) { return $false }
+    $client = New-Object System.IO.Pipes.NamedPipeClientStream('.', $Environment.Socket, [System.IO.Pipes.PipeDirection]::InOut)
+    try {
+        $client.Connect(200)
+        $true
+    }
+    catch {
+        $false
+    }
+    finally {
+        $client.Dispose()
+    }
 }
 
 function Invoke-E2ECaller {
@@ -103,9 +129,9 @@ function Get-E2EAuditEntry {
 }
 
 function Stop-E2EBroker {
-    param([Parameter(Mandatory)] $Environment)
+    param([Parameter(Mandatory)] $Environment, [ValidateSet('TERM', 'KILL')][string] $Signal = 'TERM')
     if ($Environment.Broker -and -not $Environment.Broker.HasExited) {
-        kill -TERM $Environment.Broker.Id
+        kill "-$Signal" $Environment.Broker.Id
         $Environment.Broker.WaitForExit(10000) | Out-Null
     }
 }

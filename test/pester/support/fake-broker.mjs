@@ -22,6 +22,12 @@
 //                 responseDelayMs?, foreignToken?, wrongSha?, wrongCount?, gapAfter?}
 //                          -> { size, sha256, lines }: from now on file/read of `path` plays that file
 //   test/lastRead          -> { token, chunks, firstChunkAt, responseAt } of the last file/read (ms since epoch)
+//   test/setProgram {path, outputs?: [{stream?, text? | base64?, delayMs?}], exitCode?, signal?, untilStopped?,
+//                    earlyOutput?, foreignOutput?, waitResponseDelayMs?, generate?: {bytes, lineLength?, chunkSize?}}
+//                          -> { ok }: from now on process/start of `path` runs that script (see below)
+//   test/lastProcess       -> { id, outputsAt, startRespondedAt, waitResponseAt, exitedAt, stoppedBy, info } of the
+//                             last process/start (ms since epoch; stoppedBy 'process/stop' or 'disconnect')
+//   test/processStops      -> { stops: [{ processId, timeoutMs, connection, startConnection }] } every process/stop
 // host/info, network/adapters and network/routes answer with canned data unless overridden by test/respondWith.
 //
 // file/read streams a file of the `files` table as `file/data` notifications, then answers like the broker
@@ -34,6 +40,18 @@
 // the canned specs (webapp1.json: valid, resolved; broken.json: invalid; registry://webapp2: its account does
 // not resolve; raw://JSON: parsed, accounts unresolvable as on Linux). stats.lastParams holds the params of
 // the last call of each method.
+//
+// process/* plays the programs of the `programs` table (typings/process.ts): a path that is not absolute is
+// InvalidParams, one not in the table (or with '..') PolicyDenied. A started process writes its `outputs` in
+// order, each after its delayMs, then exits with exitCode (or by `signal`, exitCode null), unless
+// `untilStopped`: then it runs until process/stop (-> signal SIGTERM) or until the connection that started it
+// closes (-> SIGKILL, unless detached). Output goes as process/output notifications to the connection that
+// asked to stream (process/start stream:true, or process/wait stream:true, which first sends what was
+// buffered), followed by process/exited; otherwise it is buffered for process/receive. earlyOutput writes the
+// first output before the process/start response; foreignOutput sends output and an exit of another process id
+// after the first output; waitResponseDelayMs delays the process/wait response after the exit; generate writes
+// `bytes` of 'xxx...x' LF lines of lineLength first, in chunks of chunkSize, waiting for the socket to drain. process/wait
+// answers at the exit or after timeoutMs with the process still Running.
 // Prints "listening <path>" on stdout once the socket accepts connections.
 
 import net from 'node:net';
@@ -201,6 +219,139 @@ function lineRange(bytes, params) {
 
 let lastRead = null;
 
+// ---- processes -------------------------------------------------------------------------------------------
+
+const PROCESS_RULE = 'profiles.test.processes.0';
+const programs = new Map([
+  ['/usr/bin/true', { outputs: [], exitCode: 0 }],
+  ['/usr/bin/false', { outputs: [], exitCode: 1 }],
+]);
+const hostProcesses = new Map();
+let nextProcessId = 4100;
+let lastProcess = null;
+const processStops = [];
+
+function outputBytes(output) {
+  if (output.bytes !== undefined) return output.bytes;
+  return output.base64 !== undefined ? Buffer.from(output.base64, 'base64') : Buffer.from(output.text ?? '', 'utf8');
+}
+const notification = (method, params) => frame({ jsonrpc: '2.0', method, params });
+
+function processProblem(params) {
+  const path = params.path;
+  if (typeof path !== 'string' || !path.startsWith('/')) {
+    return { code: -32602, message: `path: ${path} is not an absolute path`, data: { reason: 'FieldInvalid', field: 'path' } };
+  }
+  if (path.split('/').includes('..')) {
+    return { code: -32001, message: `${path} contains '..' (policy rule: profiles.test.processes)`, data: { reason: 'PathNotCanonical', rule: 'profiles.test.processes' } };
+  }
+  if (!programs.has(path)) {
+    return { code: -32001, message: `${path} is not listed in a process rule of this profile (policy rule: profiles.test.processes)`, data: { reason: 'RuleDenied', rule: 'profiles.test.processes' } };
+  }
+  for (const port of params.exposes ?? []) {
+    if (!/^(tcp|udp)\/\d{1,5}$/.test(port)) {
+      return { code: -32602, message: `exposes: ${port} is not protocol/port`, data: { reason: 'FieldInvalid', field: 'exposes' } };
+    }
+  }
+  return null;
+}
+
+function writeProcessOutput(proc, output) {
+  const stream = output.stream ?? 'stdout';
+  const bytes = outputBytes(output);
+  proc.outputsAt.push(Date.now());
+  const target = proc.streamTo;
+  if (target === null || target.destroyed) {
+    proc.buffered[stream].push(bytes);
+    return;
+  }
+  target.write(notification('process/output', { processId: proc.info.Id, stream, data: bytes.toString('base64') }));
+  if (proc.program.foreignOutput && proc.outputsAt.length === 1) {
+    const other = proc.info.Id + 1000;
+    target.write(notification('process/output', { processId: other, stream: 'stdout', data: Buffer.from('NOT THIS PROCESS\n').toString('base64') }));
+    target.write(notification('process/output', { processId: other, stream: 'stderr', data: Buffer.from('NOT THIS PROCESS EITHER\n').toString('base64') }));
+    target.write(notification('process/exited', { processId: other, exitCode: 99, signal: null }));
+  }
+}
+
+function flushProcessOutput(proc) {
+  for (const stream of ['stdout', 'stderr']) {
+    for (const bytes of proc.buffered[stream]) {
+      proc.streamTo.write(notification('process/output', { processId: proc.info.Id, stream, data: bytes.toString('base64') }));
+    }
+    proc.buffered[stream] = [];
+  }
+}
+
+function exitProcess(proc, exitCode, signal, by) {
+  if (proc.info.State !== 'Running') return;
+  Object.assign(proc.info, { State: 'Exited', ExitCode: exitCode, Signal: signal, ExitTime: new Date().toISOString() });
+  proc.exitedAt = Date.now();
+  proc.stoppedBy = by ?? null;
+  if (proc.streamTo !== null && !proc.streamTo.destroyed) {
+    proc.streamTo.write(notification('process/exited', { processId: proc.info.Id, exitCode, signal }));
+    proc.exitSentTo = proc.streamTo;
+  }
+  proc.resolveExit();
+}
+
+async function runProcess(proc) {
+  const generate = proc.program.generate;
+  if (generate) {
+    // `bytes` of lines of `lineLength` ('x' repeated, then LF) in chunks of `chunkSize`, as fast as the socket takes them.
+    const line = Buffer.from(`${'x'.repeat((generate.lineLength ?? 1000) - 1)}\n`, 'ascii');
+    const chunkSize = generate.chunkSize ?? 65536;
+    let sent = 0;
+    while (sent < generate.bytes && proc.info.State === 'Running') {
+      const size = Math.min(chunkSize, generate.bytes - sent);
+      // Each chunk continues the line pattern where the previous one stopped.
+      const offset = sent % line.length;
+      const bytes = Buffer.alloc(size);
+      for (let i = 0; i < size; i++) bytes[i] = line[(offset + i) % line.length];
+      writeProcessOutput(proc, { stream: 'stdout', bytes });
+      sent += size;
+      const target = proc.streamTo;
+      if (target !== null && !target.destroyed && target.writableNeedDrain) await new Promise((resolve) => target.once('drain', resolve));
+    }
+    if (proc.info.State !== 'Running') return;
+  }
+  const outputs = proc.program.outputs ?? [];
+  while (proc.next < outputs.length) {
+    const output = outputs[proc.next];
+    if (output.delayMs) await sleep(output.delayMs);
+    if (proc.info.State !== 'Running') return;
+    proc.next += 1;
+    writeProcessOutput(proc, output);
+  }
+  if (proc.program.untilStopped) return;
+  const signal = proc.program.signal ?? null;
+  exitProcess(proc, signal === null ? (proc.program.exitCode ?? 0) : null, signal);
+}
+
+function startProcess(params, socket, connection) {
+  const program = programs.get(params.path);
+  const proc = {
+    info: {
+      Id: nextProcessId++, Path: params.path, Arguments: params.args ?? [], WorkingDirectory: params.cwd ?? '/',
+      State: 'Running', ExitCode: null, Signal: null, Detached: params.detach === true, Exposes: params.exposes ?? [],
+      StartTime: new Date().toISOString(), ExitTime: null, Rule: PROCESS_RULE,
+    },
+    program, owner: socket, connection, streamTo: params.stream === true ? socket : null,
+    buffered: { stdout: [], stderr: [] }, next: 0, exitSentTo: null,
+    outputsAt: [], startRespondedAt: null, waitResponseAt: null, exitedAt: null, stoppedBy: null,
+  };
+  proc.exited = new Promise((resolve) => {
+    proc.resolveExit = resolve;
+  });
+  hostProcesses.set(proc.info.Id, proc);
+  lastProcess = proc;
+  return proc;
+}
+
+function processGone(id, processId) {
+  return { jsonrpc: '2.0', id, error: { code: -32003, message: `no process ${processId} was started by this profile`, data: { reason: 'NotFound', processId } } };
+}
+
 // ---- credential specs ------------------------------------------------------------------------------------
 
 const specDocument = (domain, netbios, accounts) => ({
@@ -272,7 +423,14 @@ function handleConnection(socket) {
   stats.connections += 1;
   const connection = stats.connections;
   sockets.add(socket);
-  socket.on('close', () => sockets.delete(socket));
+  socket.on('close', () => {
+    sockets.delete(socket);
+    // Processes are tied to the connection that started them, unless detached; streams to it stop.
+    for (const proc of hostProcesses.values()) {
+      if (proc.streamTo === socket) proc.streamTo = null;
+      if (proc.owner === socket && !proc.info.Detached) exitProcess(proc, null, 'SIGKILL', 'disconnect');
+    }
+  });
   socket.on('error', () => {});
   // A client that lost track of the stream waits forever for a response; closing idle connections turns
   // that hang into a failing test.
@@ -300,7 +458,10 @@ function handleConnection(socket) {
       return reply(id, {
         serverInfo: { name: 'fake-broker', version: '9.9.9', platform: 'linux' },
         protocolVersion: 1,
-        capabilities: { methods: ['host/info', 'network/adapters', 'network/routes', 'file/list', 'file/read', 'credspec/list', 'credspec/get', 'credspec/test'] },
+        capabilities: {
+          methods: ['host/info', 'network/adapters', 'network/routes', 'file/list', 'file/read', 'credspec/list', 'credspec/get', 'credspec/test',
+            'process/start', 'process/list', 'process/wait', 'process/stop', 'process/receive'],
+        },
         caller: { listener: 'fake', profile: 'test', pid: 4242, uid: 1000, gid: 1000, netns: 'net:[4026531840]' },
       });
     }
@@ -396,6 +557,69 @@ function handleConnection(socket) {
       }
       case 'test/lastRead':
         return reply(id, lastRead);
+      case 'test/setProgram': {
+        const { path, ...program } = params;
+        programs.set(path, program);
+        return reply(id, { ok: true });
+      }
+      case 'test/lastProcess': {
+        if (lastProcess === null) return reply(id, null);
+        const { outputsAt, startRespondedAt, waitResponseAt, exitedAt, stoppedBy, info } = lastProcess;
+        return reply(id, { id: info.Id, outputsAt, startRespondedAt, waitResponseAt, exitedAt, stoppedBy, info });
+      }
+      case 'test/processStops':
+        return reply(id, { stops: processStops });
+      case 'process/start': {
+        const problem = processProblem(params);
+        if (problem) return fail(id, problem.code, problem.message, problem.data);
+        const proc = startProcess(params, socket, connection);
+        const outputs = proc.program.outputs ?? [];
+        if (proc.program.earlyOutput && proc.streamTo !== null && outputs.length > 0) {
+          writeProcessOutput(proc, outputs[0]);
+          proc.next = 1;
+        }
+        reply(id, proc.info);
+        proc.startRespondedAt = Date.now();
+        runProcess(proc).catch((error) => console.error(error));
+        return undefined;
+      }
+      case 'process/list':
+        return reply(id, { processes: [...hostProcesses.values()].map((proc) => proc.info) });
+      case 'process/wait': {
+        const proc = hostProcesses.get(params.processId);
+        if (!proc) return send(processGone(id, params.processId));
+        if (params.stream === true) {
+          proc.streamTo = socket;
+          flushProcessOutput(proc);
+          if (proc.info.State === 'Exited' && proc.exitSentTo !== socket) {
+            socket.write(notification('process/exited', { processId: proc.info.Id, exitCode: proc.info.ExitCode, signal: proc.info.Signal }));
+          }
+        }
+        const timeout = typeof params.timeoutMs === 'number' ? sleep(params.timeoutMs) : new Promise(() => {});
+        await Promise.race([proc.exited, timeout]);
+        if (proc.info.State === 'Exited' && proc.program.waitResponseDelayMs) await sleep(proc.program.waitResponseDelayMs);
+        proc.waitResponseAt = Date.now();
+        return reply(id, proc.info);
+      }
+      case 'process/stop': {
+        const proc = hostProcesses.get(params.processId);
+        processStops.push({ processId: params.processId, timeoutMs: params.timeoutMs ?? null, connection, startConnection: proc ? proc.connection : null });
+        if (!proc) return send(processGone(id, params.processId));
+        exitProcess(proc, null, 'SIGTERM', 'process/stop');
+        return reply(id, proc.info);
+      }
+      case 'process/receive': {
+        const proc = hostProcesses.get(params.processId);
+        if (!proc) return send(processGone(id, params.processId));
+        const take = (stream) => {
+          const data = Buffer.concat(proc.buffered[stream]).toString('base64');
+          proc.buffered[stream] = [];
+          return data;
+        };
+        const stdout = take('stdout');
+        const stderr = take('stderr');
+        return reply(id, { stdout, stderr, complete: proc.info.State === 'Exited', process: proc.info });
+      }
       case 'file/read': {
         const problem = fileProblem(params.path);
         if (problem) return fail(id, problem.code, problem.message, problem.data);

@@ -3,7 +3,8 @@ import { linuxCredentialSpecs } from './credspec.js';
 import { linuxFiles } from './files.js';
 import { linuxHost } from './host.js';
 import { linuxNetwork } from './network.js';
+import { linuxProcesses } from './processes.js';
 
 export function linuxPlatform(): HostPlatform {
-  return { name: 'linux', host: linuxHost, network: linuxNetwork, files: linuxFiles, credentialSpecs: linuxCredentialSpecs };
+  return { name: 'linux', host: linuxHost, network: linuxNetwork, files: linuxFiles, credentialSpecs: linuxCredentialSpecs, processes: linuxProcesses };
 }

@@ -11,8 +11,10 @@ import {
   type ServiceAccountQuery,
 } from './credspec.js';
 import { readDirectoryThroughHandle, realPathOfDescriptor, type FileCalls } from './files.js';
+import { powerShellRunner, windowsFirewall, type PowerShellRunner } from './firewall.js';
 import { readWindowsVersion, windowsHostFacts, type OsFacts, type RegGetValueCall } from './host.js';
 import { toAdapterSnapshot, toNetworkRoutes, type RawAdapter, type RawRoute } from './network.js';
+import { windowsProcesses, type ProcessCalls, type WindowsProcessDeps } from './processes.js';
 
 /** The native calls the platform makes; native.ts provides them on Windows, tests provide recorded ones. */
 export interface WindowsNative {
@@ -25,12 +27,20 @@ export interface WindowsNative {
   registryKeyCalls(): RegistryKeyCalls;
   /** NetQueryServiceAccount(NULL, accountName, 0, &buffer) off the event loop, the buffer read and freed. */
   queryServiceAccount(accountName: string): Promise<ServiceAccountQuery>;
+  /** kernel32's job and process calls: CreateJobObjectW ... TerminateProcess, CloseHandle, WaitForSingleObject. */
+  processCalls(): ProcessCalls;
+  /** CTRL+C to the console of `pid` through a helper process; false where it cannot or must not be sent. */
+  interruptConsole(pid: number): Promise<boolean>;
 }
 
 export interface WindowsPlatformOptions {
   /** Defaults to native.ts, imported on first use so koffi and the DLLs stay unloaded until a call needs them. */
   native?: WindowsNative;
   os?: OsFacts;
+  /** Runs the firewall scripts; defaults to System32's powershell.exe. */
+  powershell?: PowerShellRunner;
+  /** Stand-ins for spawn and timers, for tests. */
+  processes?: Pick<WindowsProcessDeps, 'spawn' | 'sleep'>;
 }
 
 const nodeOs: OsFacts = {
@@ -56,6 +66,23 @@ export function windowsPlatform(options: WindowsPlatformOptions = {}): HostPlatf
       throw new HostOperationFailedError(`reading ${what} failed`, { cause: error });
     }
   }
+
+  // Process calls act on the host rather than read it; their own failures are already HostOperationFailed.
+  async function hostAction<T>(what: string, body: () => Promise<T>): Promise<T> {
+    try {
+      return await body();
+    } catch (error) {
+      if (error instanceof BrokerError) throw error;
+      throw new HostOperationFailedError(`${what} failed`, { cause: error });
+    }
+  }
+
+  const processes = windowsProcesses({
+    ...options.processes,
+    calls: async () => (await loadNative()).processCalls(),
+    interrupt: async (pid) => (await loadNative()).interruptConsole(pid),
+  });
+  const firewall = windowsFirewall(options.powershell ?? powerShellRunner());
 
   return {
     name: 'windows',
@@ -83,6 +110,19 @@ export function windowsPlatform(options: WindowsPlatformOptions = {}): HostPlatf
       listRegistrySpecs: () => hostCall('registry credential specs', (n) => listRegistrySpecs(n.registryKeyCalls())),
       checkServiceAccount: (name) =>
         hostCall('a service account', (n) => checkServiceAccount((account) => n.queryServiceAccount(account), name)),
+    },
+    processes: {
+      baseEnvironment: () => processes.baseEnvironment(),
+      launch: (spec, events) =>
+        hostAction(`starting ${spec.path}`, async () => {
+          const launched = await processes.launch(spec, events);
+          return { ...launched, stopTree: (graceMs: number) => hostAction(`stopping process ${launched.pid}`, () => launched.stopTree(graceMs)) };
+        }),
+      instanceOf: (pid) => hostAction(`identifying process ${pid}`, () => processes.instanceOf(pid)),
+      stopOrphanTree: (pid, instance, graceMs) =>
+        hostAction(`stopping process ${pid}`, () => processes.stopOrphanTree(pid, instance, graceMs)),
+      exposePort: (port, owner) => hostAction('opening the firewall', () => firewall.exposePort(port, owner)),
+      closePort: (port, owner) => hostAction('closing the firewall', () => firewall.closePort(port, owner)),
     },
   };
 }

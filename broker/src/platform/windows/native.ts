@@ -1,3 +1,4 @@
+import { createRequire } from 'node:module';
 import path from 'node:path';
 import koffi, { type LibraryHandle } from 'koffi';
 import type { RegistryKeyCalls, ServiceAccountQuery } from './credspec.js';
@@ -14,6 +15,14 @@ import {
   type RawAdapter,
   type RawRoute,
 } from './network.js';
+import {
+  CONSOLE_PROTOTYPES,
+  interruptConsoleWith,
+  runHelper,
+  type CallResult,
+  type HandleResult,
+  type ProcessCalls,
+} from './processes.js';
 import { ERROR_NOT_FOUND, ERROR_SUCCESS, win32Failure } from './win32.js';
 
 /**
@@ -76,6 +85,40 @@ export const PROTOTYPES = {
     'int32_t __stdcall NetQueryServiceAccount(const char16_t *ServerName, const char16_t *AccountName, uint32_t InfoLevel, _Out_ void **Buffer)',
   /** lmapibuf.h: NET_API_STATUS NetApiBufferFree(LPVOID Buffer) */
   NetApiBufferFree: 'uint32_t __stdcall NetApiBufferFree(void *Buffer)',
+  /**
+   * jobapi2.h: HANDLE CreateJobObjectW(LPSECURITY_ATTRIBUTES lpJobAttributes, LPCWSTR lpName). Both NULL: default
+   * security, a handle that is not inherited (so no child can keep the job alive), and no name to squat on.
+   * Handles are `void *`, which koffi gives as a BigInt (null for NULL).
+   */
+  CreateJobObjectW: 'void *__stdcall CreateJobObjectW(void *lpJobAttributes, const char16_t *lpName)',
+  /**
+   * jobapi2.h: BOOL SetInformationJobObject(HANDLE hJob, JOBOBJECTINFOCLASS JobObjectInformationClass,
+   * LPVOID lpJobObjectInformation, DWORD cbJobObjectInformationLength). The enum is an int.
+   */
+  SetInformationJobObject:
+    'int32_t __stdcall SetInformationJobObject(void *hJob, int32_t JobObjectInformationClass, void *lpJobObjectInformation, uint32_t cbJobObjectInformationLength)',
+  /** jobapi2.h: BOOL AssignProcessToJobObject(HANDLE hJob, HANDLE hProcess) */
+  AssignProcessToJobObject: 'int32_t __stdcall AssignProcessToJobObject(void *hJob, void *hProcess)',
+  /** jobapi2.h: BOOL TerminateJobObject(HANDLE hJob, UINT uExitCode) */
+  TerminateJobObject: 'int32_t __stdcall TerminateJobObject(void *hJob, uint32_t uExitCode)',
+  /** processthreadsapi.h: HANDLE OpenProcess(DWORD dwDesiredAccess, BOOL bInheritHandle, DWORD dwProcessId) */
+  OpenProcess: 'void *__stdcall OpenProcess(uint32_t dwDesiredAccess, int32_t bInheritHandle, uint32_t dwProcessId)',
+  /**
+   * processthreadsapi.h: BOOL GetProcessTimes(HANDLE hProcess, LPFILETIME lpCreationTime, LPFILETIME lpExitTime,
+   * LPFILETIME lpKernelTime, LPFILETIME lpUserTime). Each FILETIME is an 8-byte caller Buffer Windows writes into.
+   */
+  GetProcessTimes:
+    'int32_t __stdcall GetProcessTimes(void *hProcess, void *lpCreationTime, void *lpExitTime, void *lpKernelTime, void *lpUserTime)',
+  /** processthreadsapi.h: BOOL GetExitCodeProcess(HANDLE hProcess, LPDWORD lpExitCode) */
+  GetExitCodeProcess: 'int32_t __stdcall GetExitCodeProcess(void *hProcess, _Out_ uint32_t *lpExitCode)',
+  /** processthreadsapi.h: BOOL TerminateProcess(HANDLE hProcess, UINT uExitCode) */
+  TerminateProcess: 'int32_t __stdcall TerminateProcess(void *hProcess, uint32_t uExitCode)',
+  /** handleapi.h: BOOL CloseHandle(HANDLE hObject) */
+  CloseHandle: 'int32_t __stdcall CloseHandle(void *hObject)',
+  /** synchapi.h: DWORD WaitForSingleObject(HANDLE hHandle, DWORD dwMilliseconds) */
+  WaitForSingleObject: 'uint32_t __stdcall WaitForSingleObject(void *hHandle, uint32_t dwMilliseconds)',
+  /** Used by the interrupt helper in its own process (processes.ts), never loaded into the broker. */
+  ...CONSOLE_PROTOTYPES,
 } as const;
 
 type KoffiFunction = ReturnType<LibraryHandle['func']>;
@@ -106,10 +149,25 @@ interface ServiceAccountApi {
   NetApiBufferFree: KoffiFunction;
 }
 
+interface ProcessApi {
+  CreateJobObjectW: KoffiFunction;
+  SetInformationJobObject: KoffiFunction;
+  AssignProcessToJobObject: KoffiFunction;
+  TerminateJobObject: KoffiFunction;
+  OpenProcess: KoffiFunction;
+  GetProcessTimes: KoffiFunction;
+  GetExitCodeProcess: KoffiFunction;
+  TerminateProcess: KoffiFunction;
+  CloseHandle: KoffiFunction;
+  WaitForSingleObject: KoffiFunction;
+  GetLastError: KoffiFunction;
+}
+
 let ipHelper: IpHelper | undefined;
 let advapi: Advapi | undefined;
 let fileApi: FileApi | undefined;
 let serviceAccountApi: ServiceAccountApi | undefined;
+let processApi: ProcessApi | undefined;
 
 /** The offsets in layout.ts are the 64-bit ones; a 32-bit process would read every structure wrongly. */
 function assert64Bit(): void {
@@ -192,6 +250,26 @@ function loadServiceAccountApi(): ServiceAccountApi {
   return serviceAccountApi;
 }
 
+function loadProcessApi(): ProcessApi {
+  if (!processApi) {
+    const kernel32 = loadSystemLibrary('kernel32.dll');
+    processApi = {
+      CreateJobObjectW: kernel32.func(PROTOTYPES.CreateJobObjectW),
+      SetInformationJobObject: kernel32.func(PROTOTYPES.SetInformationJobObject),
+      AssignProcessToJobObject: kernel32.func(PROTOTYPES.AssignProcessToJobObject),
+      TerminateJobObject: kernel32.func(PROTOTYPES.TerminateJobObject),
+      OpenProcess: kernel32.func(PROTOTYPES.OpenProcess),
+      GetProcessTimes: kernel32.func(PROTOTYPES.GetProcessTimes),
+      GetExitCodeProcess: kernel32.func(PROTOTYPES.GetExitCodeProcess),
+      TerminateProcess: kernel32.func(PROTOTYPES.TerminateProcess),
+      CloseHandle: kernel32.func(PROTOTYPES.CloseHandle),
+      WaitForSingleObject: kernel32.func(PROTOTYPES.WaitForSingleObject),
+      GetLastError: kernel32.func(PROTOTYPES.GetLastError),
+    };
+  }
+  return processApi;
+}
+
 /** Reads process memory by address through koffi; for memory the OS owns and we do not copy first. */
 export const koffiMemory: NativeMemory = {
   u8: (address) => koffi.decode.uint8(checked(address)),
@@ -236,6 +314,39 @@ export function queryServiceAccount(accountName: string): Promise<ServiceAccount
       ),
     );
   return queryServiceAccountWith(query, NetApiBufferFree, koffiMemory, accountName);
+}
+
+export function processCalls(): ProcessCalls {
+  const api = loadProcessApi();
+  const { WaitForSingleObject } = api;
+  return processCallsWith({
+    ...api,
+    // Waiting blocks the calling thread for up to `ms`, so it runs on a koffi worker thread.
+    WaitForSingleObject: (handle, ms) =>
+      new Promise((resolve, reject) =>
+        WaitForSingleObject.async(handle, ms, (error: unknown, result: unknown) => (error ? reject(error) : resolve(result))),
+      ),
+  });
+}
+
+/**
+ * CTRL+C to the console of `pid` through the helper in processes.ts. The helper loads the broker's own koffi by
+ * resolved path, kernel32 by full System32 path, and runs on the broker's node.exe.
+ */
+export function interruptConsole(pid: number): Promise<boolean> {
+  assert64Bit();
+  const systemRoot = process.env.SystemRoot ?? 'C:\\Windows';
+  return interruptConsoleWith(
+    runHelper,
+    {
+      node: process.execPath,
+      koffi: createRequire(import.meta.url).resolve('koffi'),
+      kernel32: path.win32.join(systemRoot, 'System32', 'kernel32.dll'),
+      systemRoot,
+      brokerPid: process.pid,
+    },
+    pid,
+  );
 }
 
 export function readAdapters(): RawAdapter[] {
@@ -382,4 +493,51 @@ export async function queryServiceAccountWith(
   } finally {
     netApiBufferFree(buffer);
   }
+}
+
+/** The koffi-call shapes of the kernel32 process and job functions, so tests can run the glue with stand-ins. */
+export interface Kernel32ProcessFns {
+  CreateJobObjectW: (attributes: null, name: null) => unknown;
+  SetInformationJobObject: (job: bigint, infoClass: number, info: Buffer, length: number) => unknown;
+  AssignProcessToJobObject: (job: bigint, process: bigint) => unknown;
+  TerminateJobObject: (job: bigint, exitCode: number) => unknown;
+  OpenProcess: (access: number, inherit: number, pid: number) => unknown;
+  GetProcessTimes: (process: bigint, creation: Buffer, exit: Buffer, kernel: Buffer, user: Buffer) => unknown;
+  GetExitCodeProcess: (process: bigint, code: [number]) => unknown;
+  TerminateProcess: (process: bigint, exitCode: number) => unknown;
+  CloseHandle: (handle: bigint) => unknown;
+  WaitForSingleObject: (handle: bigint, ms: number) => Promise<unknown>;
+  GetLastError: () => unknown;
+}
+
+/** A `void *` result as a handle: koffi gives a BigInt, or null for NULL. */
+function toHandle(raw: unknown): bigint {
+  if (raw === null || raw === undefined) return 0n;
+  return typeof raw === 'bigint' ? raw : BigInt(raw as number);
+}
+
+/** GetLastError is read right after the failing call; see fileCallsWith for why koffi keeps it intact. */
+export function processCallsWith(fns: Kernel32ProcessFns): ProcessCalls {
+  const lastError = () => fns.GetLastError() as number;
+  const handle = (raw: unknown): HandleResult => {
+    const value = toHandle(raw);
+    return { handle: value, lastError: value === 0n ? lastError() : 0 };
+  };
+  const call = (result: unknown): CallResult => {
+    const ok = (result as number) !== 0;
+    return { ok, lastError: ok ? 0 : lastError() };
+  };
+  return {
+    createJobObject: () => handle(fns.CreateJobObjectW(null, null)),
+    setInformationJobObject: (job, infoClass, info) => call(fns.SetInformationJobObject(job, infoClass, info, info.length)),
+    assignProcessToJobObject: (job, process) => call(fns.AssignProcessToJobObject(job, process)),
+    terminateJobObject: (job, exitCode) => call(fns.TerminateJobObject(job, exitCode)),
+    // bInheritHandle FALSE: a handle a child could inherit would keep our view of the process alive in it.
+    openProcess: (access, pid) => handle(fns.OpenProcess(access, 0, pid)),
+    getProcessTimes: (process, creation, exit, kernel, user) => call(fns.GetProcessTimes(process, creation, exit, kernel, user)),
+    getExitCodeProcess: (process, code) => call(fns.GetExitCodeProcess(process, code)),
+    terminateProcess: (process, exitCode) => call(fns.TerminateProcess(process, exitCode)),
+    closeHandle: (value) => call(fns.CloseHandle(value)),
+    waitForSingleObject: async (value, ms) => ((await fns.WaitForSingleObject(value, ms)) as number) >>> 0,
+  };
 }
