@@ -1,5 +1,5 @@
 import type { ExposedPort } from '../../../typings/index.js';
-import { isWithin, normalizeHostPath, type PathSyntax } from './paths.js';
+import { isWithin, normalizeAbsolutePath, type PathSyntax } from './paths.js';
 import type { ProcessRule } from './schema.js';
 
 /** A start request after the path was found canonical; everything the rules look at. */
@@ -17,6 +17,18 @@ export interface ProcessRequest {
 export type ProcessVerdict =
   | { allowed: true; index: number; rule: ProcessRule; ruleName: string }
   | { allowed: false; reason: string; ruleName: string; message: string };
+
+/**
+ * Policy paths obey the same rules as callers' paths: a rule written as UNC, 8.3 or with `..` names
+ * something other than what it seems, so it matches nothing rather than being trusted.
+ */
+function strictPath(path: string, syntax: PathSyntax): string | undefined {
+  try {
+    return normalizeAbsolutePath(path, syntax);
+  } catch {
+    return undefined;
+  }
+}
 
 function samePath(a: string, b: string, syntax: PathSyntax): boolean {
   return isWithin(a, b, syntax) && isWithin(b, a, syntax);
@@ -40,7 +52,7 @@ function mismatch(rule: ProcessRule, request: ProcessRequest, syntax: PathSyntax
   const badEnv = request.envNames.find((name) => !allowedEnv.has(fold(name)));
   if (badEnv !== undefined) return { reason: 'EnvironmentNotAllowed', field: 'env', message: `the caller may not set ${badEnv}` };
   if (request.cwd !== undefined) {
-    const roots = (rule.workingDirectories ?? []).map((root) => normalizeHostPath(root, syntax));
+    const roots = (rule.workingDirectories ?? []).flatMap((root) => strictPath(root, syntax) ?? []);
     if (!roots.some((root) => isWithin(root, request.cwd!, syntax))) {
       return { reason: 'WorkingDirectoryNotAllowed', field: 'workingDirectories', message: `${request.cwd} is not under an allowed working directory` };
     }
@@ -58,13 +70,8 @@ function mismatch(rule: ProcessRule, request: ProcessRequest, syntax: PathSyntax
 export function matchProcessRule(profileName: string, rules: ProcessRule[], request: ProcessRequest, syntax: PathSyntax): ProcessVerdict {
   let first: ProcessVerdict | undefined;
   for (const [index, rule] of rules.entries()) {
-    let listed: string;
-    try {
-      listed = normalizeHostPath(rule.path, syntax);
-    } catch {
-      continue;
-    }
-    if (!samePath(listed, request.path, syntax)) continue;
+    const listed = strictPath(rule.path, syntax);
+    if (listed === undefined || !samePath(listed, request.path, syntax)) continue;
     const ruleName = `profiles.${profileName}.processes.${index}`;
     const why = mismatch(rule, request, syntax);
     if (!why) return { allowed: true, index, rule, ruleName };
