@@ -49,6 +49,7 @@ try {
                 Invoke-Step 'Setup' @('scripts/setup.mjs', '--quiet')
                 Invoke-Step 'Bench (RPC)' @('--import', 'tsx', 'bench/rpc.bench.ts')
                 Invoke-Step 'Bench (process relay)' @('--import', 'tsx', 'bench/process.bench.ts')
+                Invoke-Step 'Bench (proxy apply)' @('--import', 'tsx', 'bench/proxy.bench.ts')
             }
         }
     }

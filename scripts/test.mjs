@@ -80,6 +80,17 @@ async function nodeTests() {
   };
 }
 
+/** A short fuzzing pass against the built broker (npm run fuzz runs longer ones). */
+async function fuzzTests() {
+  const result = await run(process.execPath, ['--import', 'tsx', join(repoRoot, 'test', 'fuzz', 'fuzz.ts'), '--cases', '20000', '--seconds', '240']);
+  return {
+    code: result.code,
+    passed: count(result.output, /^fuzz: (\d+) passed/gm),
+    failed: count(result.output, /^fuzz: \d+ passed, (\d+) failed/gm) + (result.code !== 0 && !/^fuzz: \d+ passed/m.test(result.output) ? 1 : 0),
+    skipped: 0,
+  };
+}
+
 async function pesterTests() {
   const result = await run(pwshPath, ['-NoLogo', '-NoProfile', '-NonInteractive', '-File', join(repoRoot, 'scripts', 'run-pester.ps1'), '-PesterManifest', pesterManifest], {
     POWERSHELL_TELEMETRY_OPTOUT: '1',
@@ -97,7 +108,7 @@ const onlyNode = process.argv.includes('--node-only');
 const onlyPester = process.argv.includes('--pester-only');
 ensureDebianTools();
 const results = [];
-if (!onlyPester) results.push(await typecheck(), await nodeTests());
+if (!onlyPester) results.push(await typecheck(), await nodeTests(), await fuzzTests());
 if (!onlyNode) results.push(await pesterTests());
 const passed = results.reduce((sum, r) => sum + r.passed, 0);
 const failed = results.reduce((sum, r) => sum + r.failed, 0);

@@ -5,12 +5,14 @@ export * from './network.js';
 export * from './files.js';
 export * from './credspec.js';
 export * from './process.js';
+export * from './proxy.js';
 
 import { InitializeRequest } from './initialize.js';
 import { HostInfoRequest } from './host.js';
 import { NetworkAdaptersRequest, NetworkRoutesRequest } from './network.js';
 import { FileListRequest, FileReadRequest } from './files.js';
 import { CredentialSpecGetRequest, CredentialSpecListRequest, CredentialSpecTestRequest } from './credspec.js';
+import { ProxyAddRequest, ProxyListRequest, ProxyRemoveRequest } from './proxy.js';
 import { ProcessListRequest, ProcessReceiveRequest, ProcessStartRequest, ProcessStopRequest, ProcessWaitRequest, ProcessWriteRequest } from './process.js';
 
 /** Every request method of protocol version 1. The module's calls are checked against this list. */
@@ -30,6 +32,9 @@ export const Methods = [
   ProcessStopRequest.method,
   ProcessWriteRequest.method,
   ProcessReceiveRequest.method,
+  ProxyAddRequest.method,
+  ProxyListRequest.method,
+  ProxyRemoveRequest.method,
 ] as const;
 
 export type MethodName = (typeof Methods)[number];

@@ -15,6 +15,7 @@
 
     # Explicit lists: wildcards make PowerShell load the module to discover commands, and export helpers by accident.
     FunctionsToExport    = @(
+        'Add-ProxyPolicy'
         'Connect-HostBroker'
         'Disconnect-HostBroker'
         'Get-HostChildItem'
@@ -24,7 +25,9 @@
         'Get-HostNetwork'
         'Get-HostProcess'
         'Get-HostRoute'
+        'Get-ProxyPolicy'
         'Receive-HostProcessOutput'
+        'Remove-ProxyPolicy'
         'Start-HostProcess'
         'Stop-HostProcess'
         'Test-HostCredentialSpec'
@@ -36,8 +39,8 @@
 
     PrivateData          = @{
         PSData = @{
-            Tags         = @('WinsHost', 'Containers', 'Windows', 'Linux', 'Broker', 'JSON-RPC', 'NamedPipe', 'Network', 'Files', 'gMSA', 'CredentialSpec', 'Process', 'PSEdition_Desktop', 'PSEdition_Core')
-            ReleaseNotes = 'Initial release: broker connection, host information, host network adapters and routes, host files (Get-HostChildItem, Get-HostContent), gMSA credential specs (Get-HostCredentialSpec, Test-HostCredentialSpec) and host processes (Start-HostProcess, Get-HostProcess, Wait-HostProcess, Receive-HostProcessOutput, Stop-HostProcess).'
+            Tags         = @('WinsHost', 'Containers', 'Windows', 'Linux', 'Broker', 'JSON-RPC', 'NamedPipe', 'Network', 'Files', 'gMSA', 'CredentialSpec', 'Process', 'Proxy', 'Sidecar', 'ServiceMesh', 'PSEdition_Desktop', 'PSEdition_Core')
+            ReleaseNotes = 'Initial release: broker connection, host information, host network adapters and routes, host files (Get-HostChildItem, Get-HostContent), gMSA credential specs (Get-HostCredentialSpec, Test-HostCredentialSpec), host processes (Start-HostProcess, Get-HostProcess, Wait-HostProcess, Receive-HostProcessOutput, Stop-HostProcess) and sidecar proxy policies (Add-ProxyPolicy, Get-ProxyPolicy, Remove-ProxyPolicy).'
         }
     }
 }

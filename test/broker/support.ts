@@ -8,6 +8,7 @@ import { parsePolicy } from '../../broker/src/policy/load.js';
 import type { HostPlatform } from '../../broker/src/platform/index.js';
 import { linuxFiles } from '../../broker/src/platform/linux/files.js';
 import { linuxProcesses } from '../../broker/src/platform/linux/processes.js';
+import { linuxProxy } from '../../broker/src/platform/linux/proxy.js';
 import { Broker } from '../../broker/src/server/broker.js';
 import type { NetworkAdapter, NetworkRoute } from '../../typings/index.js';
 
@@ -61,6 +62,7 @@ export function fakePlatform(overrides: Partial<HostPlatform['network']> = {}): 
     name: 'linux',
     files: linuxFiles,
     processes: linuxProcesses,
+    proxy: linuxProxy,
     credentialSpecs: {
       defaultDirectory: null,
       async readRegistrySpec(name) {
@@ -110,7 +112,7 @@ export interface TestBroker {
 
 /** An in-process broker on a temporary socket, with a fake platform unless one is given. */
 export async function startTestBroker(
-  options: { policyYaml?: string; platform?: HostPlatform; maxMessageBytes?: number; log?: (m: string) => void; dir?: string } = {},
+  options: { policyYaml?: string; platform?: HostPlatform; maxMessageBytes?: number; log?: (m: string) => void; dir?: string; reconcileEveryMs?: number } = {},
 ): Promise<TestBroker> {
   // A given directory is reused: a broker started on it finds the state of the one before.
   const dir = options.dir ?? mkdtempSync(join(tmpdir(), 'winshost-test-'));
@@ -127,6 +129,7 @@ export async function startTestBroker(
     listenPath: path,
     maxMessageBytes: options.maxMessageBytes,
     log: options.log ?? (() => {}),
+    reconcileEveryMs: options.reconcileEveryMs ?? 0,
   });
   await broker.start();
   return {

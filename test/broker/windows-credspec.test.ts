@@ -500,6 +500,7 @@ describe('windowsPlatform credential specs', () => {
       queryServiceAccount: unused,
       processCalls: unused,
       interruptConsole: unused,
+      hnsCalls: unused,
       ...overrides,
     };
   }

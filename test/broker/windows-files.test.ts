@@ -449,6 +449,7 @@ describe('windowsPlatform files', () => {
       queryServiceAccount: unused,
       processCalls: unused,
       interruptConsole: unused,
+      hnsCalls: unused,
       fileCalls: () => calls,
     };
   }

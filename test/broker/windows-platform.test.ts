@@ -51,6 +51,7 @@ function recordedNative(counter = { calls: 0 }): WindowsNative {
     queryServiceAccount: () => assert.fail('queryServiceAccount is not part of this recording'),
     processCalls: () => assert.fail('processCalls is not part of this recording'),
     interruptConsole: () => assert.fail('interruptConsole is not part of this recording'),
+    hnsCalls: () => assert.fail('hnsCalls is not part of this recording'),
     readAdapters: () => {
       counter.calls++;
       return parseAdapterList(new BufferMemory(adapters.buffer, adapters.base), adapters.base);

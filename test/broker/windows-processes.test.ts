@@ -836,6 +836,7 @@ describe('windowsPlatform processes', () => {
       queryServiceAccount: unused,
       processCalls: unused,
       interruptConsole: unused,
+      hnsCalls: unused,
       ...overrides,
     };
   }

@@ -11,8 +11,8 @@ BeforeDiscovery {
             ForEach-Object { @{ Path = $_.FullName; Name = $_.FullName.Substring($moduleRoot.Length + 1) } })
     $allModuleFiles = @(Get-ChildItem -LiteralPath $moduleRoot -Recurse -File |
             ForEach-Object { @{ Path = $_.FullName; Name = $_.FullName.Substring($moduleRoot.Length + 1) } })
-    # Public functions whose output is not a WinsHost object, with their first [OutputType()].
-    $plainOutputTypes = @{ 'Get-HostContent' = 'System.String'; 'Receive-HostProcessOutput' = 'System.String' }
+    # Public functions whose output is not a WinsHost object, with their first [OutputType()] (System.Void: none).
+    $plainOutputTypes = @{ 'Get-HostContent' = 'System.String'; 'Receive-HostProcessOutput' = 'System.String'; 'Remove-ProxyPolicy' = 'System.Void' }
     $publicFunctions = @(Get-ChildItem -LiteralPath (Join-Path $moduleRoot 'Public') -Filter '*.ps1' -File |
             ForEach-Object { @{ Name = $_.BaseName; Path = $_.FullName; PlainOutputType = $plainOutputTypes[$_.BaseName] } })
     $errorCases = @(Get-TypingsErrorTable | ForEach-Object { @{ Name = $_.Name; Code = $_.Code; Category = $_.Category } })
@@ -21,6 +21,8 @@ BeforeDiscovery {
         Id = 4100; Path = '/usr/bin/true'; Arguments = @(); WorkingDirectory = '/'; State = 'Exited'; ExitCode = 0; Signal = $null
         Detached = $false; Exposes = @(); StartTime = '2024-05-01T10:00:00.000Z'; ExitTime = '2024-05-01T10:00:01.000Z'; Rule = 'profiles.test.processes.0'
     }
+    # A proxy policy as proxy/add answers it (typings/proxy.ts ProxyPolicy).
+    $proxyPolicy = @{ OutboundProxyPort = 15001; Id = 'pp-0123456789ab'; Target = 'net:[4026532000]'; Applied = $true; Created = '2024-05-01T10:00:00.000Z' }
     # Each public cmdlet that calls the broker, with the arguments that make it call each of its methods, and
     # (Result) a response that lets it complete when the default empty object would not; a cmdlet that calls
     # several methods gets Result from each. 'Every broker call of a public function is listed here' below keeps
@@ -44,6 +46,10 @@ BeforeDiscovery {
         @{ Command = 'Wait-HostProcess'; Arguments = @{ Id = 4100 }; Method = 'process/wait'; Result = $exitedProcess }
         @{ Command = 'Receive-HostProcessOutput'; Arguments = @{ Id = 4100 }; Method = 'process/receive' }
         @{ Command = 'Stop-HostProcess'; Arguments = @{ Id = 4100 }; Method = 'process/stop'; Result = $exitedProcess }
+        @{ Command = 'Add-ProxyPolicy'; Arguments = @{ OutboundProxyPort = 15001 }; Method = 'proxy/add'; Result = $proxyPolicy }
+        @{ Command = 'Get-ProxyPolicy'; Arguments = @{}; Method = 'proxy/list' }
+        @{ Command = 'Remove-ProxyPolicy'; Arguments = @{ Id = 'pp-0123456789ab' }; Method = 'proxy/remove'; Result = @{ removed = @('pp-0123456789ab') } }
+        @{ Command = 'Remove-ProxyPolicy'; Arguments = @{ All = $true }; Method = 'proxy/remove'; Result = @{ removed = @('pp-0123456789ab') } }
     )
 }
 
@@ -363,7 +369,7 @@ Describe 'Methods the module sends' {
     It 'sends the methods of the public cmdlets' {
         $methods = @($sent.Method | Sort-Object -Unique)
         foreach ($method in 'initialize', 'host/info', 'network/adapters', 'network/routes', 'file/list', 'file/read', 'credspec/list', 'credspec/get', 'credspec/test',
-            'process/start', 'process/list', 'process/wait', 'process/stop', 'process/receive') {
+            'process/start', 'process/list', 'process/wait', 'process/stop', 'process/receive', 'proxy/add', 'proxy/list', 'proxy/remove') {
             $methods | Should -Contain $method
         }
     }
@@ -723,6 +729,9 @@ Describe 'Formats and help topic' {
         @{ TypeName = 'WinsHost.CredentialSpecAccountCheck'; Control = 'TableControl'; Columns = @('Name', 'Scope', 'Resolved', 'Detail') }
         @{ TypeName = 'WinsHost.Process'; Control = 'TableControl'; Columns = @('Id', 'State', 'ExitCode', 'Detached', 'Path') }
         @{ TypeName = 'WinsHost.Process'; Control = 'ListControl'; Columns = @('Id', 'Path', 'Arguments', 'WorkingDirectory', 'State', 'ExitCode', 'Signal', 'Detached', 'Exposes', 'StartTime', 'ExitTime', 'Rule') }
+        @{ TypeName = 'WinsHost.ProxyPolicy'; Control = 'TableControl'; Columns = @('Id', 'InboundProxyPort', 'OutboundProxyPort', 'Protocol', 'ExemptUser', 'Applied') }
+        @{ TypeName = 'WinsHost.ProxyPolicy'; Control = 'ListControl'; Columns = @('Id', 'Target', 'InboundProxyPort', 'OutboundProxyPort', 'Protocol', 'InboundExceptions', 'OutboundExceptions', 'ExemptUser', 'Priority', 'Applied', 'Created') }
+        @{ TypeName = 'WinsHost.ProxyExceptions'; Control = 'TableControl'; Columns = @(); Labels = @('Ports', 'IpAddresses') }
     ) {
         # One view per type and control (WinsHost.Process has a table, its default, and a list).
         $view = @($views | Where-Object { $_.ViewSelectedBy.TypeName -eq $TypeName -and $null -ne $_.$Control })
@@ -745,7 +754,7 @@ Describe 'Formats and help topic' {
         $path | Should -Exist
         $text = Get-Content -LiteralPath $path -Raw
         $text | Should -BeLike '*about_WinsHost*'
-        foreach ($id in @('ConnectionError', 'ProtocolError', 'InvalidPipe', 'AdapterNotFound', 'ContentMismatch', 'RpcError', 'ProcessStandardError', 'ProcessNotFound', 'WaitTimeout') + @((Get-TypingsErrorTable).Name)) {
+        foreach ($id in @('ConnectionError', 'ProtocolError', 'InvalidPipe', 'AdapterNotFound', 'ContentMismatch', 'RpcError', 'ProcessStandardError', 'ProcessNotFound', 'WaitTimeout', 'ProxyPortRequired', 'ProxyPolicyNotFound') + @((Get-TypingsErrorTable).Name)) {
             $text | Should -BeLike "*WinsHost.$id*"
         }
     }

@@ -32,6 +32,7 @@ export interface RequestContext {
 /** State the broker keeps across requests and connections. */
 export interface BrokerServices {
   processes: import('./process-manager.js').ProcessManager;
+  proxy: import('./proxy-manager.js').ProxyManager;
 }
 
 export interface Handler<P = unknown, R = unknown> {

@@ -98,6 +98,36 @@ export interface HostPlatformProcesses {
   closePort(port: { protocol: 'tcp' | 'udp'; port: number }, owner: string): Promise<void>;
 }
 
+/** Where a caller's proxy policies are applied. */
+export interface ProxyTargetRef {
+  /** Stable key of the target: `net:[inode]` (Linux) or the container id (Windows). */
+  key: string;
+  /** Linux: an open descriptor of the caller's network namespace, pinned at accept time. */
+  netnsFd?: number;
+  /** Linux: what finds the namespace again after a broker restart. */
+  netnsInode?: number;
+  netnsName?: string;
+  pid?: number;
+  /** Windows: the container whose HNS endpoints carry the policies (from the caller's profile). */
+  containerId?: string;
+}
+
+/** A target as the state directory keeps it: enough to find it again, no descriptors. */
+export type ProxyTargetRecord = Omit<ProxyTargetRef, 'netnsFd'>;
+
+/** Proxy redirection of a caller's traffic: HNS L4WFPPROXY on Windows, nftables on Linux. */
+export interface HostPlatformProxy {
+  readonly supportsUdp: boolean;
+  /** Makes the target carry exactly these policies (every WinsHost policy of it), atomically where the OS can. */
+  apply(target: ProxyTargetRef, policies: import('../../../typings/index.js').ProxyPolicy[]): Promise<void>;
+  /** Whether the target still carries exactly these policies. */
+  check(target: ProxyTargetRef, policies: import('../../../typings/index.js').ProxyPolicy[]): Promise<boolean>;
+  /** Finds a recorded target again (after a restart); undefined when it is gone. The caller releases it. */
+  reopen(record: ProxyTargetRecord): Promise<ProxyTargetRef | undefined>;
+  /** Closes what `reopen` opened. */
+  release(target: ProxyTargetRef): void;
+}
+
 /**
  * The OS layer under the handlers. One implementation per OS (`platform/linux`, `platform/windows`);
  * tests pass fakes. Every method reads or acts on the host, never on caller-supplied paths.
@@ -109,4 +139,5 @@ export interface HostPlatform {
   readonly files: HostPlatformFiles;
   readonly credentialSpecs: HostPlatformCredentialSpecs;
   readonly processes: HostPlatformProcesses;
+  readonly proxy: HostPlatformProxy;
 }

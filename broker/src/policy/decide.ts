@@ -2,7 +2,7 @@ import type { PeerIdentity } from '../server/peer.js';
 import type { Listener, Match, Policy, Profile } from './schema.js';
 
 /** What a handler needs from the caller's profile. `none` is for the handshake only. */
-export type Permission = 'none' | 'host.read' | 'network.read' | 'files.read' | 'credentialSpecs.read' | 'processes.run';
+export type Permission = 'none' | 'host.read' | 'network.read' | 'files.read' | 'credentialSpecs.read' | 'processes.run' | 'proxy.manage';
 
 export interface Decision {
   allowed: boolean;
@@ -25,6 +25,8 @@ export function decide(profileName: string, profile: Profile, permission: Permis
       return { allowed: profile.credentialSpecs !== undefined, rule: `profiles.${profileName}.credentialSpecs` };
     case 'processes.run':
       return { allowed: (profile.processes?.length ?? 0) > 0, rule: `profiles.${profileName}.processes` };
+    case 'proxy.manage':
+      return { allowed: profile.proxy !== undefined, rule: `profiles.${profileName}.proxy` };
   }
 }
 

@@ -63,6 +63,16 @@ export const ProcessRuleSchema = z.strictObject({
   detach: z.boolean().optional(),
 });
 
+/** What proxy policies a caller may put on its own endpoint. */
+export const ProxyGrantSchema = z.strictObject({
+  /** Proxy ports a caller may redirect to. */
+  ports: z.array(z.number().int().min(1).max(65535)).min(1),
+  /** Users a caller may exempt: Windows SIDs; Linux `uid:N`, `gid:N` or a uid number. */
+  exemptUsers: z.array(z.union([z.number().int().min(0), z.string().min(1)])).optional(),
+  /** Windows: the container whose HNS endpoints carry the caller's policies (the pipe is the identity). */
+  container: z.string().min(1).optional(),
+});
+
 export const LimitsSchema = z.strictObject({
   /** Running processes started under this profile, all its callers together. */
   processes: z.number().int().min(0).max(10_000).optional(),
@@ -75,6 +85,7 @@ export const ProfileSchema = z.strictObject({
   files: FilesSchema.optional(),
   credentialSpecs: CredentialSpecsSchema.optional(),
   processes: z.array(ProcessRuleSchema).optional(),
+  proxy: ProxyGrantSchema.optional(),
   limits: LimitsSchema.optional(),
 });
 
@@ -128,3 +139,4 @@ export type FileRoot = z.infer<typeof FileRootSchema>;
 export type FilesGrant = z.infer<typeof FilesSchema>;
 export type CredentialSpecsGrant = z.infer<typeof CredentialSpecsSchema>;
 export type ProcessRule = z.infer<typeof ProcessRuleSchema>;
+export type ProxyGrant = z.infer<typeof ProxyGrantSchema>;

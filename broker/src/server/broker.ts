@@ -2,6 +2,7 @@ import { createServer, type Server, type Socket } from 'node:net';
 import type { AuditLog } from '../audit.js';
 import { createHandlerRegistry, type Handler } from '../handlers/index.js';
 import { ProcessManager } from '../handlers/process-manager.js';
+import { ProxyManager } from '../handlers/proxy-manager.js';
 import type { BrokerServices } from '../handlers/types.js';
 import { selectProfile } from '../policy/decide.js';
 import type { LoadedPolicy } from '../policy/load.js';
@@ -24,6 +25,8 @@ export interface BrokerOptions {
   /** Overrides the policy's `limits.maxMessageBytes`. */
   maxMessageBytes?: number;
   log?: (message: string) => void;
+  /** How often proxy policies are checked against the host and re-applied where missing; 0 = only at start. */
+  reconcileEveryMs?: number;
 }
 
 export interface OpenListener {
@@ -48,7 +51,10 @@ export class Broker {
 
   constructor(private readonly options: BrokerOptions) {
     this.log = options.log ?? ((message) => console.error(`winshost-broker: ${message}`));
-    this.services = { processes: new ProcessManager(options.platform.processes, options.stateDir, this.log) };
+    this.services = {
+      processes: new ProcessManager(options.platform.processes, options.stateDir, this.log),
+      proxy: new ProxyManager(options.platform.proxy, options.stateDir, this.log),
+    };
     this.limits = {
       maxHeaderBytes: FramingDefaults.maxHeaderBytes,
       maxMessageBytes: options.maxMessageBytes ?? options.policy.policy.limits?.maxMessageBytes ?? FramingDefaults.maxMessageBytes,
@@ -59,6 +65,7 @@ export class Broker {
     const { policy } = this.options.policy;
     const { stopped, adopted } = await this.services.processes.restore();
     if (stopped || adopted) this.log(`previous run: stopped ${stopped} process tree(s) tied to callers, adopted ${adopted} detached process(es)`);
+    await this.services.proxy.restore(this.options.reconcileEveryMs ?? 5000);
     try {
       for (const [index, listener] of policy.listeners.entries()) {
         const path = index === 0 && this.options.listenPath ? this.options.listenPath : (listener.path ?? defaultListenerPath(listener.name));
@@ -141,5 +148,6 @@ export class Broker {
     this.connections.clear();
     await Promise.all(closing);
     await this.services.processes.shutdown();
+    this.services.proxy.stop();
   }
 }

@@ -4,7 +4,8 @@ import { linuxFiles } from './files.js';
 import { linuxHost } from './host.js';
 import { linuxNetwork } from './network.js';
 import { linuxProcesses } from './processes.js';
+import { linuxProxy } from './proxy.js';
 
 export function linuxPlatform(): HostPlatform {
-  return { name: 'linux', host: linuxHost, network: linuxNetwork, files: linuxFiles, credentialSpecs: linuxCredentialSpecs, processes: linuxProcesses };
+  return { name: 'linux', host: linuxHost, network: linuxNetwork, files: linuxFiles, credentialSpecs: linuxCredentialSpecs, processes: linuxProcesses, proxy: linuxProxy };
 }

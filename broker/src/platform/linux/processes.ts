@@ -57,6 +57,7 @@ function nft(script: string): Promise<string> {
         }),
       );
     });
+    child.stdin?.on('error', () => {});
     child.stdin?.end(script);
   });
 }

@@ -12,9 +12,11 @@ import {
 } from './credspec.js';
 import { readDirectoryThroughHandle, realPathOfDescriptor, type FileCalls } from './files.js';
 import { powerShellRunner, windowsFirewall, type PowerShellRunner } from './firewall.js';
+import { hnsApi, type HcnCalls } from './hns.js';
 import { readWindowsVersion, windowsHostFacts, type OsFacts, type RegGetValueCall } from './host.js';
 import { toAdapterSnapshot, toNetworkRoutes, type RawAdapter, type RawRoute } from './network.js';
 import { windowsProcesses, type ProcessCalls, type WindowsProcessDeps } from './processes.js';
+import { windowsProxy } from './proxy.js';
 
 /** The native calls the platform makes; native.ts provides them on Windows, tests provide recorded ones. */
 export interface WindowsNative {
@@ -31,6 +33,8 @@ export interface WindowsNative {
   processCalls(): ProcessCalls;
   /** CTRL+C to the console of `pid` through a helper process; false where it cannot or must not be sent. */
   interruptConsole(pid: number): Promise<boolean>;
+  /** computenetwork.dll's endpoint and namespace calls (on koffi worker threads), ole32's CoTaskMemFree, string reads. */
+  hnsCalls(): HcnCalls;
 }
 
 export interface WindowsPlatformOptions {
@@ -83,6 +87,7 @@ export function windowsPlatform(options: WindowsPlatformOptions = {}): HostPlatf
     interrupt: async (pid) => (await loadNative()).interruptConsole(pid),
   });
   const firewall = windowsFirewall(options.powershell ?? powerShellRunner());
+  const proxy = windowsProxy({ hns: async () => hnsApi((await loadNative()).hnsCalls()) });
 
   return {
     name: 'windows',
@@ -123,6 +128,14 @@ export function windowsPlatform(options: WindowsPlatformOptions = {}): HostPlatf
         hostAction(`stopping process ${pid}`, () => processes.stopOrphanTree(pid, instance, graceMs)),
       exposePort: (port, owner) => hostAction('opening the firewall', () => firewall.exposePort(port, owner)),
       closePort: (port, owner) => hostAction('closing the firewall', () => firewall.closePort(port, owner)),
+    },
+    proxy: {
+      supportsUdp: proxy.supportsUdp,
+      // HNS failures are already HostOperationFailed with HNS's message; koffi and DLL loading failures are not.
+      apply: (target, policies) => hostAction('applying proxy policies', () => proxy.apply(target, policies)),
+      check: (target, policies) => hostAction('checking proxy policies', () => proxy.check(target, policies)),
+      reopen: (record) => hostAction('finding a proxy target', () => proxy.reopen(record)),
+      release: (target) => proxy.release(target),
     },
   };
 }

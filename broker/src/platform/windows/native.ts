@@ -3,6 +3,7 @@ import path from 'node:path';
 import koffi, { type LibraryHandle } from 'koffi';
 import type { RegistryKeyCalls, ServiceAccountQuery } from './credspec.js';
 import type { FileCalls, FinalPathResult } from './files.js';
+import type { HcnCalls } from './hns.js';
 import { HKEY_LOCAL_MACHINE, type RegGetValueCall } from './host.js';
 import { AF_UNSPEC, X64 } from './layout.js';
 import { BufferMemory, type NativeMemory } from './memory.js';
@@ -117,6 +118,36 @@ export const PROTOTYPES = {
   CloseHandle: 'int32_t __stdcall CloseHandle(void *hObject)',
   /** synchapi.h: DWORD WaitForSingleObject(HANDLE hHandle, DWORD dwMilliseconds) */
   WaitForSingleObject: 'uint32_t __stdcall WaitForSingleObject(void *hHandle, uint32_t dwMilliseconds)',
+  /**
+   * computenetwork.h: HRESULT WINAPI HcnEnumerateEndpoints(PCWSTR Query, PWSTR *Endpoints, PWSTR *ErrorRecord).
+   * Every PWSTR an HCN function hands back is CoTaskMemAlloc'd, so each output string is `_Out_ void **`: the
+   * address comes back, is read, and is then freed with CoTaskMemFree. A `char16_t **` output would be decoded
+   * by koffi and its address lost, leaking the string. koffi zero-fills `_Out_` slots, so an ErrorRecord HNS
+   * leaves unwritten reads as NULL.
+   */
+  HcnEnumerateEndpoints:
+    'int32_t __stdcall HcnEnumerateEndpoints(const char16_t *Query, _Out_ void **Endpoints, _Out_ void **ErrorRecord)',
+  /** computenetwork.h: HRESULT WINAPI HcnOpenEndpoint(REFGUID Id, PHCN_ENDPOINT Endpoint, PWSTR *ErrorRecord). REFGUID is a pointer to the 16 GUID bytes (hns.ts encodeGuid). */
+  HcnOpenEndpoint: 'int32_t __stdcall HcnOpenEndpoint(void *Id, _Out_ void **Endpoint, _Out_ void **ErrorRecord)',
+  /** computenetwork.h: HRESULT WINAPI HcnQueryEndpointProperties(HCN_ENDPOINT Endpoint, PCWSTR Query, PWSTR *Properties, PWSTR *ErrorRecord). HCN_ENDPOINT is a void *. */
+  HcnQueryEndpointProperties:
+    'int32_t __stdcall HcnQueryEndpointProperties(void *Endpoint, const char16_t *Query, _Out_ void **Properties, _Out_ void **ErrorRecord)',
+  /** computenetwork.h: HRESULT WINAPI HcnModifyEndpoint(HCN_ENDPOINT Endpoint, PCWSTR Settings, PWSTR *ErrorRecord) */
+  HcnModifyEndpoint: 'int32_t __stdcall HcnModifyEndpoint(void *Endpoint, const char16_t *Settings, _Out_ void **ErrorRecord)',
+  /** computenetwork.h: HRESULT WINAPI HcnCloseEndpoint(HCN_ENDPOINT Endpoint) */
+  HcnCloseEndpoint: 'int32_t __stdcall HcnCloseEndpoint(void *Endpoint)',
+  /** computenetwork.h: HRESULT WINAPI HcnEnumerateNamespaces(PCWSTR Query, PWSTR *Namespaces, PWSTR *ErrorRecord) */
+  HcnEnumerateNamespaces:
+    'int32_t __stdcall HcnEnumerateNamespaces(const char16_t *Query, _Out_ void **Namespaces, _Out_ void **ErrorRecord)',
+  /** computenetwork.h: HRESULT WINAPI HcnOpenNamespace(REFGUID Id, PHCN_NAMESPACE Namespace, PWSTR *ErrorRecord) */
+  HcnOpenNamespace: 'int32_t __stdcall HcnOpenNamespace(void *Id, _Out_ void **Namespace, _Out_ void **ErrorRecord)',
+  /** computenetwork.h: HRESULT WINAPI HcnQueryNamespaceProperties(HCN_NAMESPACE Namespace, PCWSTR Query, PWSTR *Properties, PWSTR *ErrorRecord) */
+  HcnQueryNamespaceProperties:
+    'int32_t __stdcall HcnQueryNamespaceProperties(void *Namespace, const char16_t *Query, _Out_ void **Properties, _Out_ void **ErrorRecord)',
+  /** computenetwork.h: HRESULT WINAPI HcnCloseNamespace(HCN_NAMESPACE Namespace) */
+  HcnCloseNamespace: 'int32_t __stdcall HcnCloseNamespace(void *Namespace)',
+  /** combaseapi.h: void CoTaskMemFree(LPVOID pv), exported by ole32.dll. */
+  CoTaskMemFree: 'void __stdcall CoTaskMemFree(void *pv)',
   /** Used by the interrupt helper in its own process (processes.ts), never loaded into the broker. */
   ...CONSOLE_PROTOTYPES,
 } as const;
@@ -163,11 +194,25 @@ interface ProcessApi {
   GetLastError: KoffiFunction;
 }
 
+interface HcnApi {
+  HcnEnumerateEndpoints: KoffiFunction;
+  HcnOpenEndpoint: KoffiFunction;
+  HcnQueryEndpointProperties: KoffiFunction;
+  HcnModifyEndpoint: KoffiFunction;
+  HcnCloseEndpoint: KoffiFunction;
+  HcnEnumerateNamespaces: KoffiFunction;
+  HcnOpenNamespace: KoffiFunction;
+  HcnQueryNamespaceProperties: KoffiFunction;
+  HcnCloseNamespace: KoffiFunction;
+  CoTaskMemFree: KoffiFunction;
+}
+
 let ipHelper: IpHelper | undefined;
 let advapi: Advapi | undefined;
 let fileApi: FileApi | undefined;
 let serviceAccountApi: ServiceAccountApi | undefined;
 let processApi: ProcessApi | undefined;
+let hcnApi: HcnApi | undefined;
 
 /** The offsets in layout.ts are the 64-bit ones; a 32-bit process would read every structure wrongly. */
 function assert64Bit(): void {
@@ -270,6 +315,30 @@ function loadProcessApi(): ProcessApi {
   return processApi;
 }
 
+/**
+ * computenetwork.dll exists where the Containers feature is installed (Windows Server 2019 / 1809 and later);
+ * loading it is deferred to the first proxy request, so hosts without it fail only there.
+ */
+function loadHcnApi(): HcnApi {
+  if (!hcnApi) {
+    const computenetwork = loadSystemLibrary('computenetwork.dll');
+    const ole32 = loadSystemLibrary('ole32.dll');
+    hcnApi = {
+      HcnEnumerateEndpoints: computenetwork.func(PROTOTYPES.HcnEnumerateEndpoints),
+      HcnOpenEndpoint: computenetwork.func(PROTOTYPES.HcnOpenEndpoint),
+      HcnQueryEndpointProperties: computenetwork.func(PROTOTYPES.HcnQueryEndpointProperties),
+      HcnModifyEndpoint: computenetwork.func(PROTOTYPES.HcnModifyEndpoint),
+      HcnCloseEndpoint: computenetwork.func(PROTOTYPES.HcnCloseEndpoint),
+      HcnEnumerateNamespaces: computenetwork.func(PROTOTYPES.HcnEnumerateNamespaces),
+      HcnOpenNamespace: computenetwork.func(PROTOTYPES.HcnOpenNamespace),
+      HcnQueryNamespaceProperties: computenetwork.func(PROTOTYPES.HcnQueryNamespaceProperties),
+      HcnCloseNamespace: computenetwork.func(PROTOTYPES.HcnCloseNamespace),
+      CoTaskMemFree: ole32.func(PROTOTYPES.CoTaskMemFree),
+    };
+  }
+  return hcnApi;
+}
+
 /** Reads process memory by address through koffi; for memory the OS owns and we do not copy first. */
 export const koffiMemory: NativeMemory = {
   u8: (address) => koffi.decode.uint8(checked(address)),
@@ -327,6 +396,35 @@ export function processCalls(): ProcessCalls {
         WaitForSingleObject.async(handle, ms, (error: unknown, result: unknown) => (error ? reject(error) : resolve(result))),
       ),
   });
+}
+
+/** A koffi function run on a worker thread (`.async`), as a promise of its result. */
+export function onWorkerThread(fn: { async: (...args: unknown[]) => void }): (...args: unknown[]) => Promise<unknown> {
+  return (...args) =>
+    new Promise((resolve, reject) => fn.async(...args, (error: unknown, result: unknown) => (error ? reject(error) : resolve(result))));
+}
+
+/**
+ * The HCN endpoint and namespace calls. Each is an RPC into the HNS service, which can take seconds when HNS is
+ * busy programming the vSwitch, so all of them (closing included) run on koffi worker threads; CoTaskMemFree
+ * and the string reads are local and stay on the event loop.
+ */
+export function hnsCalls(): HcnCalls {
+  const api = loadHcnApi();
+  const run = onWorkerThread;
+  return {
+    HcnEnumerateEndpoints: run(api.HcnEnumerateEndpoints),
+    HcnOpenEndpoint: run(api.HcnOpenEndpoint),
+    HcnQueryEndpointProperties: run(api.HcnQueryEndpointProperties),
+    HcnModifyEndpoint: run(api.HcnModifyEndpoint),
+    HcnCloseEndpoint: run(api.HcnCloseEndpoint),
+    HcnEnumerateNamespaces: run(api.HcnEnumerateNamespaces),
+    HcnOpenNamespace: run(api.HcnOpenNamespace),
+    HcnQueryNamespaceProperties: run(api.HcnQueryNamespaceProperties),
+    HcnCloseNamespace: run(api.HcnCloseNamespace),
+    CoTaskMemFree: (memory) => api.CoTaskMemFree(memory),
+    readWideString: (address) => koffiMemory.wstring(address),
+  };
 }
 
 /**
