@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -224,6 +224,26 @@ profiles:
     await sleep(800);
     const stored = JSON.parse(spawnSync('cat', [join(dir, 'state', 'proxy.json')], { encoding: 'utf8' }).stdout);
     assert.deepEqual(Object.keys(stored.targets), []);
+  });
+
+  it('answers HostOperationFailed saying so when nft is missing', async () => {
+    const bin = mkdtempSync(join(tmpdir(), 'winshost-nonft-'));
+    symlinkSync(sh('command -v nsenter').stdout.trim(), join(bin, 'nsenter'));
+    const path = process.env.PATH;
+    process.env.PATH = bin;
+    const fd = openSync(`/proc/self/ns/net`, 'r');
+    try {
+      await assert.rejects(linuxProxy.apply({ key: 'k', netnsFd: fd }, []), (error: { code: number; data: { reason: string }; message: string }) => {
+        assert.equal(error.code, ErrorCodes.HostOperationFailed);
+        assert.equal(error.data.reason, 'ToolMissing');
+        assert.match(error.message, /nftables/);
+        return true;
+      });
+    } finally {
+      process.env.PATH = path;
+      closeSync(fd);
+      rmSync(bin, { recursive: true, force: true });
+    }
   });
 
   it('reopens a namespace only by the same inode', async () => {
