@@ -26,25 +26,10 @@ import {
 import { windowsPlatform, type WindowsNative } from '../../broker/src/platform/windows/index.js';
 import { PROTOTYPES, fileCallsWith } from '../../broker/src/platform/windows/native.js';
 import { Win32Error } from '../../broker/src/platform/windows/win32.js';
+import { signature } from './fixtures/windows/prototypes.js';
 
 const onLinux = process.platform === 'linux';
 
-type Direction = 'Input' | 'Output' | 'Input/Output';
-
-/** koffi parses a prototype string into a type without any library, which type-checks the declarations on Linux. */
-function signature(definition: string) {
-  const type = koffi.proto(definition);
-  assert.equal(type.primitive, 'Prototype');
-  const proto = type.proto!;
-  return {
-    name: proto.name,
-    result: proto.result.name,
-    args: proto.arguments.map((a) => {
-      const arg = a as unknown as { type: { name: string; primitive: string; size: number }; direction: Direction };
-      return [arg.type.name, arg.type.primitive, arg.type.size, arg.direction];
-    }),
-  };
-}
 
 interface RecordedPath {
   returned: number;

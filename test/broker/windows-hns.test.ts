@@ -19,6 +19,7 @@ import {
 } from '../../broker/src/platform/windows/hns.js';
 import { PROTOTYPES, onWorkerThread } from '../../broker/src/platform/windows/native.js';
 import { FakeHns } from './fixtures/windows/fake-hns.js';
+import { signature } from './fixtures/windows/prototypes.js';
 
 const onLinux = process.platform === 'linux';
 const fixture = (name: string) => readFileSync(new URL(`./fixtures/windows/${name}`, import.meta.url), 'utf8');
@@ -29,21 +30,6 @@ const ENDPOINT = JSON.parse(fixture('hns-endpoint.json')) as { ID: string };
 const README_CONTAINER = 'ccaae3aba155ccfb08fdf2e51fa4034f19db40d0ae5b485820544e49a60499c0';
 const README_ENDPOINT = '93f86a7f-e361-4362-b8a4-81bbb6a622dd';
 
-type Direction = 'Input' | 'Output' | 'Input/Output';
-
-function signature(definition: string) {
-  const type = koffi.proto(definition);
-  assert.equal(type.primitive, 'Prototype');
-  const proto = type.proto!;
-  return {
-    name: proto.name,
-    result: proto.result.name,
-    args: proto.arguments.map((a) => {
-      const arg = a as unknown as { type: { name: string; primitive: string; size: number }; direction: Direction };
-      return [arg.type.name, arg.type.primitive, arg.type.size, arg.direction];
-    }),
-  };
-}
 
 const PCWSTR = ['char16_t *', 'String16', 8, 'Input'];
 const HANDLE_IN = ['void *', 'Pointer', 8, 'Input'];
