@@ -1,12 +1,15 @@
+import { writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { AuditLog } from './audit.js';
 import { loadBuiltInPolicy } from './policy/default.js';
-import { loadPolicyFile, PolicyError, type LoadedPolicy } from './policy/load.js';
+import { loadPolicyFile, parsePolicy, PolicyError, type LoadedPolicy } from './policy/load.js';
+import { loadWinsConfigFile } from './policy/wins.js';
 import { currentPlatform } from './platform/index.js';
 import { Broker } from './server/broker.js';
 import { isWindows } from './server/listener.js';
+import { stringify } from 'yaml';
 
 // Both broker/src/cli.ts and the bundle dist/broker/cli.js sit two folders below package.json.
 export const brokerVersion: string = (createRequire(import.meta.url)('../../package.json') as { version: string }).version;
@@ -16,10 +19,13 @@ const USAGE = `winshost-broker ${brokerVersion}: the WinsHost host broker
 Usage:
   winshost-broker serve [--policy FILE] [--listen PATH] [--state-dir DIR] [--audit FILE|-] [--max-message-bytes N]
   winshost-broker check-policy FILE
+  winshost-broker check-policy --from-wins WINS_CONFIG [--out FILE]
   winshost-broker --version | --help
 
 serve         listen for callers; without --policy the built-in policy grants host and network reading only
 check-policy  validate a policy file and print every problem as file:line:column: message
+              --from-wins: convert a rancher/wins config (white_list) to a policy, notes to stderr,
+              the policy to stdout or --out FILE
 `;
 
 const defaultStateDir = isWindows ? join(process.env.ProgramData ?? 'C:\\ProgramData', 'WinsHost') : '/var/lib/winshost';
@@ -44,7 +50,13 @@ async function serve(args: string[]): Promise<number> {
     if (!Number.isInteger(maxMessageBytes) || maxMessageBytes < 1024) throw new UsageError('--max-message-bytes must be a whole number of at least 1024');
   }
   const loaded: LoadedPolicy = values.policy ? loadPolicyFile(values.policy) : loadBuiltInPolicy();
-  const audit = AuditLog.open(values.audit ?? loaded.policy.audit?.path ?? '-');
+  let audit: AuditLog;
+  try {
+    audit = AuditLog.open(values.audit ?? loaded.policy.audit?.path ?? '-');
+  } catch (error) {
+    console.error(`winshost-broker: cannot open the audit log: ${(error as Error).message}`);
+    return 3;
+  }
   const broker = new Broker({
     policy: loaded,
     platform: await currentPlatform(),
@@ -63,11 +75,33 @@ async function serve(args: string[]): Promise<number> {
     return 3;
   }
   printBanner(loaded.source, audit.target, listeners);
+  const policyFile = values.policy;
+  // A bad edit must not take a running broker down or leave it without a policy: keep the old one and say why.
+  const reload = () => {
+    if (!policyFile) {
+      console.error('winshost-broker: SIGHUP: no --policy file to reload; the built-in policy stays');
+      return;
+    }
+    let next: LoadedPolicy;
+    try {
+      next = loadPolicyFile(policyFile);
+    } catch (error) {
+      if (!(error instanceof PolicyError)) throw error;
+      // PolicyError's message is its problems, one `file:line:column: message` a line.
+      console.error(`winshost-broker: SIGHUP: ${policyFile} is invalid; keeping the current policy\n${error.message}`);
+      return;
+    }
+    const notes = broker.reload(next);
+    console.error(`winshost-broker: SIGHUP: policy reloaded from ${policyFile} (${next.policy.listeners.length} listener(s), ${Object.keys(next.policy.profiles).length} profile(s)); new connections use it`);
+    for (const note of notes) console.error(`winshost-broker:   ${note}`);
+  };
+  process.on('SIGHUP', reload);
   await new Promise<void>((resolve) => {
     const stop = () => resolve();
     process.once('SIGINT', stop);
     process.once('SIGTERM', stop);
   });
+  process.off('SIGHUP', reload);
   await broker.stop();
   await audit.close();
   console.error('winshost-broker: stopped');
@@ -90,7 +124,34 @@ function printBanner(source: string, auditTarget: string, listeners: { name: str
 }
 
 function checkPolicy(args: string[]): number {
-  const { positionals } = parseArgs({ args, allowPositionals: true, strict: true, options: {} });
+  const { values, positionals } = parseArgs({
+    args,
+    allowPositionals: true,
+    strict: true,
+    options: { 'from-wins': { type: 'string' }, out: { type: 'string' } },
+  });
+  const winsFile = values['from-wins'];
+  if (winsFile !== undefined) {
+    if (positionals.length !== 0) throw new UsageError('check-policy --from-wins takes no other FILE');
+    const { policy, notes } = loadWinsConfigFile(winsFile);
+    const text = `# Converted from the wins config ${winsFile} by winshost-broker check-policy --from-wins.\n${stringify(policy)}`;
+    // The result goes through the same loader as any policy file, so what is written is known to load.
+    parsePolicy(text, values.out ?? '<converted>');
+    for (const note of notes) console.error(note);
+    if (values.out === undefined) {
+      process.stdout.write(text);
+      return 0;
+    }
+    try {
+      writeFileSync(values.out, text);
+    } catch (error) {
+      console.error(`winshost-broker: cannot write ${values.out} (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`);
+      return 1;
+    }
+    console.error(`${values.out}: written (${policy.profiles.wins?.processes?.length ?? 0} process rule(s))`);
+    return 0;
+  }
+  if (values.out !== undefined) throw new UsageError('--out is only for check-policy --from-wins');
   if (positionals.length !== 1) throw new UsageError('check-policy takes exactly one FILE');
   const { policy, source } = loadPolicyFile(positionals[0]);
   console.log(`${source}: ok (${policy.listeners.length} listener(s), ${Object.keys(policy.profiles).length} profile(s))`);

@@ -76,6 +76,8 @@ export const ProxyGrantSchema = z.strictObject({
 export const LimitsSchema = z.strictObject({
   /** Running processes started under this profile, all its callers together. */
   processes: z.number().int().min(0).max(10_000).optional(),
+  /** Requests per second for all callers of the profile together (a token bucket, burst = the rate); `initialize` is free. */
+  requestsPerSecond: z.number().positive().max(1_000_000).optional(),
 });
 
 export const ProfileSchema = z.strictObject({
@@ -99,6 +101,10 @@ export const ListenerSchema = z.strictObject({
   group: account.optional(),
   /** Profiles tried in order; the first whose match holds is the caller's. */
   profiles: z.array(name).min(1),
+  /** Open connections at once; one over it is answered LimitExceeded and closed. Default 256. */
+  maxConnections: z.number().int().min(1).max(65_536).optional(),
+  /** Seconds without a request or anything in flight before the connection is closed; 0 = never. Default 600. */
+  idleTimeoutSeconds: z.number().int().min(0).max(7 * 24 * 3600).optional(),
 });
 
 export const PolicySchema = z
@@ -106,7 +112,13 @@ export const PolicySchema = z
     version: z.literal(1).optional(),
     listeners: z.array(ListenerSchema).min(1),
     profiles: z.record(name, ProfileSchema),
-    audit: z.strictObject({ path: z.string().min(1) }).optional(),
+    audit: z
+      .strictObject({
+        path: z.string().min(1),
+        /** Keep serving while the log cannot be written (default: deny every request until it can). */
+        failOpen: z.boolean().optional(),
+      })
+      .optional(),
     limits: z
       .strictObject({
         maxMessageBytes: z.number().int().min(1024).max(64 * 1024 * 1024).optional(),

@@ -8,11 +8,13 @@ import { selectProfile } from '../policy/decide.js';
 import type { LoadedPolicy } from '../policy/load.js';
 import type { Listener } from '../policy/schema.js';
 import type { HostPlatform } from '../platform/index.js';
+import { BrokerError } from '../errors.js';
 import { CallerConnection } from './connection.js';
 import type { FramingLimits } from './framing.js';
 import { defaultListenerPath, isWindows, openListener, releaseListenerPath } from './listener.js';
+import { ListenerDefaults, TokenBucket } from './limits.js';
 import { identifyLinuxPeer, type PeerIdentity } from './peer.js';
-import { FramingDefaults } from '../../../typings/index.js';
+import { ErrorCodes, FramingDefaults } from '../../../typings/index.js';
 
 export interface BrokerOptions {
   policy: LoadedPolicy;
@@ -45,9 +47,12 @@ export class Broker {
   private readonly handlers: Map<string, Handler> = createHandlerRegistry();
   private readonly listeners: RunningListener[] = [];
   private readonly connections = new Set<CallerConnection>();
-  private readonly limits: FramingLimits;
+  private limits: FramingLimits;
   private readonly log: (message: string) => void;
   private readonly services: BrokerServices;
+  /** Replaced by `reload`; a connection keeps the policy (and rate buckets) it was accepted under. */
+  private policy: LoadedPolicy;
+  private buckets = new Map<string, TokenBucket>();
 
   constructor(private readonly options: BrokerOptions) {
     this.log = options.log ?? ((message) => console.error(`winshost-broker: ${message}`));
@@ -55,14 +60,53 @@ export class Broker {
       processes: new ProcessManager(options.platform.processes, options.stateDir, this.log),
       proxy: new ProxyManager(options.platform.proxy, options.stateDir, this.log),
     };
-    this.limits = {
+    this.policy = options.policy;
+    this.limits = this.framingLimits();
+  }
+
+  private framingLimits(): FramingLimits {
+    return {
       maxHeaderBytes: FramingDefaults.maxHeaderBytes,
-      maxMessageBytes: options.maxMessageBytes ?? options.policy.policy.limits?.maxMessageBytes ?? FramingDefaults.maxMessageBytes,
+      maxMessageBytes: this.options.maxMessageBytes ?? this.policy.policy.limits?.maxMessageBytes ?? FramingDefaults.maxMessageBytes,
     };
   }
 
+  get currentPolicy(): LoadedPolicy {
+    return this.policy;
+  }
+
+  /**
+   * Makes a new policy the one new connections get; open connections keep theirs. Listeners stay open, so a
+   * listener's profiles and limits change but what needs a new socket (a new or removed listener, its path,
+   * mode or owner) or a new audit path waits for a restart: the returned notes say which.
+   */
+  reload(next: LoadedPolicy): string[] {
+    const notes: string[] = [];
+    const listeners = new Map(next.policy.listeners.map((listener) => [listener.name, listener]));
+    for (const running of this.listeners) {
+      const updated = listeners.get(running.name);
+      if (!updated) {
+        notes.push(`listener ${running.name} is no longer in the policy; it keeps listening, with no profile, until a restart`);
+        running.listener = { ...running.listener, profiles: [] };
+        running.profiles = [];
+        continue;
+      }
+      const socketOf = (l: Listener) => JSON.stringify([l.path, l.mode, l.owner, l.group]);
+      if (socketOf(updated) !== socketOf(running.listener)) notes.push(`listener ${running.name}: path, mode, owner and group take effect at restart`);
+      running.listener = updated;
+      running.profiles = updated.profiles;
+      listeners.delete(running.name);
+    }
+    for (const name of listeners.keys()) notes.push(`listener ${name} is new; it opens at restart`);
+    if (next.policy.audit?.path !== this.policy.policy.audit?.path) notes.push('a new audit path takes effect at restart');
+    this.policy = next;
+    this.buckets = new Map();
+    this.limits = this.framingLimits();
+    return notes;
+  }
+
   async start(): Promise<OpenListener[]> {
-    const { policy } = this.options.policy;
+    const { policy } = this.policy;
     const { stopped, adopted } = await this.services.processes.restore();
     if (stopped || adopted) this.log(`previous run: stopped ${stopped} process tree(s) tied to callers, adopted ${adopted} detached process(es)`);
     await this.services.proxy.restore(this.options.reconcileEveryMs ?? 5000);
@@ -103,8 +147,30 @@ export class Broker {
       socket.destroy();
       return;
     }
-    const selection = selectProfile(this.options.policy.policy, running.listener, peer);
-    if (!selection) {
+    const { policy } = this.policy;
+    const listener = running.listener;
+    const maxConnections = listener.maxConnections ?? ListenerDefaults.maxConnections;
+    let open = 0;
+    for (const connection of this.connections) if (connection.caller.listener === running.name && !connection.refused) open++;
+    const selection = open >= maxConnections ? undefined : selectProfile(policy, listener, peer);
+    let refusal: BrokerError | undefined;
+    if (open >= maxConnections) {
+      const rule = `listeners.${running.name}.maxConnections`;
+      refusal = new BrokerError('LimitExceeded', `listener '${running.name}' already has ${open} connections, its limit; close one or retry later`, { reason: 'TooManyConnections', limit: maxConnections, rule });
+      this.options.audit.record({
+        time: new Date().toISOString(),
+        listener: running.name,
+        profile: null,
+        peer: { pid: peer.pid, uid: peer.uid, gid: peer.gid, netns: peer.netns, netnsName: peer.netnsName },
+        method: '<connect>',
+        paramsDigest: null,
+        decision: 'deny',
+        rule,
+        durationMs: 0,
+        resultCode: ErrorCodes.LimitExceeded,
+        reason: 'TooManyConnections',
+      });
+    } else if (!selection) {
       this.options.audit.record({
         time: new Date().toISOString(),
         listener: running.name,
@@ -119,6 +185,12 @@ export class Broker {
         reason: 'NoProfileMatched',
       });
     }
+    const requestsPerSecond = selection?.profile.limits?.requestsPerSecond;
+    let bucket: TokenBucket | undefined;
+    if (selection && requestsPerSecond !== undefined) {
+      bucket = this.buckets.get(selection.name);
+      if (!bucket) this.buckets.set(selection.name, (bucket = new TokenBucket(requestsPerSecond)));
+    }
     const connection = new CallerConnection(socket, {
       listener: running.name,
       selection,
@@ -130,6 +202,10 @@ export class Broker {
       limits: this.limits,
       log: this.log,
       services: this.services,
+      refusal,
+      rate: bucket && selection ? { bucket, rule: `profiles.${selection.name}.limits.requestsPerSecond` } : undefined,
+      idleTimeoutMs: (listener.idleTimeoutSeconds ?? ListenerDefaults.idleTimeoutSeconds) * 1000,
+      auditFailOpen: policy.audit?.failOpen ?? false,
     });
     this.connections.add(connection);
     socket.once('close', () => this.connections.delete(connection));

@@ -4,13 +4,14 @@ import { randomUUID } from 'node:crypto';
 import { createMessageConnection, NullLogger, ResponseError, type CancellationToken, type MessageConnection } from 'vscode-jsonrpc/node';
 import type { z } from 'zod';
 import { ErrorCodes, type CallerInfo, type ErrorData } from '../../../typings/index.js';
-import { paramsDigest, type AuditDecision, type AuditLog } from '../audit.js';
-import { BrokerError, InvalidParamsError, PolicyDeniedError } from '../errors.js';
+import { paramsDigest, type AuditDecision, type AuditEntry, type AuditLog } from '../audit.js';
+import { BrokerError, HostOperationFailedError, InvalidParamsError, PolicyDeniedError } from '../errors.js';
 import type { Handler } from '../handlers/index.js';
 import type { BrokerServices } from '../handlers/types.js';
 import { decide, type ProfileSelection } from '../policy/decide.js';
 import type { HostPlatform } from '../platform/index.js';
 import { FramedMessageWriter, FramingError, HardenedMessageReader, type FramingLimits, type RejectedMessage } from './framing.js';
+import type { TokenBucket } from './limits.js';
 import { releasePeer, type PeerIdentity } from './peer.js';
 
 export interface ConnectionOptions {
@@ -25,6 +26,14 @@ export interface ConnectionOptions {
   limits: FramingLimits;
   log: (message: string) => void;
   services: BrokerServices;
+  /** Set when the connection is over a limit at accept: its first request gets this error, then it closes. */
+  refusal?: BrokerError;
+  /** The profile's shared request budget, when the profile sets `limits.requestsPerSecond`. */
+  rate?: { bucket: TokenBucket; rule: string };
+  /** Milliseconds without a request or anything in flight before closing; 0 = never. */
+  idleTimeoutMs: number;
+  /** The policy's `audit.failOpen`: serve even while the audit log cannot be written. */
+  auditFailOpen: boolean;
 }
 
 let nextConnectionId = 1;
@@ -35,6 +44,10 @@ const MAX_PENDING_REQUESTS = 64;
 const MAX_UNSENT_BYTES = 8 * 1024 * 1024;
 /** Unsent bytes above which a streaming handler waits for the caller to read. */
 const STREAM_HIGH_WATER_BYTES = 1024 * 1024;
+/** A refused connection gets this long to send the request its refusal answers; it holds a descriptor meanwhile. */
+const REFUSED_GRACE_MS = 10_000;
+/** Reasons for which the broker itself turned the request away, audited as `deny` like a policy denial. */
+const REFUSAL_REASONS = new Set(['TooManyConnections', 'RateLimited', 'AuditUnavailable']);
 
 /**
  * One caller. Requests go through: handshake state → method lookup → policy → params → handler, and every
@@ -47,14 +60,18 @@ export class CallerConnection {
   private initialized = false;
   private pending = 0;
   private closed = false;
+  private idleTimer: NodeJS.Timeout | undefined;
   readonly caller: CallerInfo;
   readonly id = nextConnectionId++;
+  /** Over a limit at accept: answered once and closed, and not counted against the limit. */
+  readonly refused: boolean;
 
   constructor(
     private readonly socket: Socket,
     private readonly options: ConnectionOptions,
   ) {
     const { peer, selection } = options;
+    this.refused = options.refusal !== undefined;
     this.caller = {
       listener: options.listener,
       profile: selection?.name ?? '',
@@ -78,24 +95,105 @@ export class CallerConnection {
     socket.on('error', () => this.dispose());
     socket.on('drain', () => this.resumeIfIdle());
     this.rpc.listen();
+    this.armIdle();
+  }
+
+  private idleLimitMs(): number {
+    if (this.options.refusal) return this.options.idleTimeoutMs ? Math.min(this.options.idleTimeoutMs, REFUSED_GRACE_MS) : REFUSED_GRACE_MS;
+    return this.options.idleTimeoutMs;
+  }
+
+  /** (Re)starts the idle clock: called at accept, when the last request finishes and on every notification sent. */
+  private armIdle(): void {
+    if (this.idleTimer) clearTimeout(this.idleTimer);
+    this.idleTimer = undefined;
+    const limit = this.idleLimitMs();
+    if (this.closed || !limit) return;
+    this.idleTimer = setTimeout(() => this.onIdle(limit), limit);
+    this.idleTimer.unref();
+  }
+
+  /**
+   * A request in flight (a `process/wait`, a `file/read` stream) keeps the connection, and so does a running
+   * process tied to it: closing would stop that process, and its streamed output may just be quiet.
+   */
+  private busy(): boolean {
+    if (this.pending > 0) return true;
+    const own = this.options.services.processes.visible({ connectionId: this.id, uid: -1, profile: '', listener: '' });
+    return own.some((p) => p.State === 'Running' && !p.Detached);
+  }
+
+  private onIdle(limit: number): void {
+    if (this.closed) return;
+    if (this.busy()) {
+      this.armIdle();
+      return;
+    }
+    this.options.audit.record({
+      ...this.auditBase(),
+      method: '<idle>',
+      paramsDigest: null,
+      decision: 'deny',
+      rule: this.options.refusal ? null : `listeners.${this.options.listener}.idleTimeoutSeconds`,
+      durationMs: limit,
+      resultCode: 0,
+      reason: 'IdleTimeout',
+    });
+    this.options.log(`closing connection from pid ${this.caller.pid ?? '?'}: idle for ${limit / 1000} s`);
+    this.dispose();
+  }
+
+  private auditBase(): { time: string; listener: string; profile: string | null; peer: AuditEntry['peer'] } {
+    return {
+      time: new Date().toISOString(),
+      listener: this.options.listener,
+      profile: this.options.selection?.name ?? null,
+      peer: { pid: this.caller.pid, uid: this.caller.uid, gid: this.caller.gid, netns: this.caller.netns, netnsName: this.caller.netnsName },
+    };
+  }
+
+  /** Checks that come before anything about the method: limits at accept, the audit log, the profile. */
+  private admit(method: string): void {
+    const { refusal, selection } = this.options;
+    if (refusal) {
+      // Answer, then close: the caller sees why instead of a broken pipe.
+      setImmediate(() => this.socket.end(() => this.socket.destroy()));
+      throw refusal;
+    }
+    const unavailable = this.options.audit.unavailable();
+    if (unavailable && !this.options.auditFailOpen) {
+      throw new HostOperationFailedError(`${unavailable}; the broker refuses requests it cannot audit`, { reason: 'AuditUnavailable' });
+    }
+    if (!selection) {
+      throw new PolicyDeniedError(`no profile of listener '${this.options.listener}' matches this caller (uid ${this.caller.uid ?? '?'}, gid ${this.caller.gid ?? '?'})`, `listeners.${this.options.listener}.profiles`, 'NoProfileMatched');
+    }
+    if (!this.initialized && method !== 'initialize') {
+      throw new BrokerError('ServerNotInitialized', `call 'initialize' before '${method}'`, { reason: 'NotInitialized' });
+    }
+    const rate = this.options.rate;
+    if (rate && method !== 'initialize' && !rate.bucket.take()) {
+      throw new BrokerError('LimitExceeded', `profile '${selection.name}' allows ${rate.bucket.rate} request(s) per second for all its callers together; slow down`, {
+        reason: 'RateLimited',
+        limit: rate.bucket.rate,
+        rule: rate.rule,
+      });
+    }
   }
 
   private async dispatch(method: string, rawParams: unknown, token: CancellationToken): Promise<unknown> {
     const started = performance.now();
     this.pending++;
+    if (this.idleTimer) clearTimeout(this.idleTimer);
+    this.idleTimer = undefined;
     if (this.pending >= MAX_PENDING_REQUESTS || this.socket.writableLength >= MAX_UNSENT_BYTES) this.socket.pause();
     let decision: AuditDecision = 'error';
     let rule: string | null = null;
     let resultCode = 0;
     let reason: string | undefined;
     try {
-      const { selection, handlers } = this.options;
-      if (!selection) {
-        throw new PolicyDeniedError(`no profile of listener '${this.options.listener}' matches this caller (uid ${this.caller.uid ?? '?'}, gid ${this.caller.gid ?? '?'})`, `listeners.${this.options.listener}.profiles`, 'NoProfileMatched');
-      }
-      if (!this.initialized && method !== 'initialize') {
-        throw new BrokerError('ServerNotInitialized', `call 'initialize' before '${method}'`, { reason: 'NotInitialized' });
-      }
+      this.admit(method);
+      const { handlers } = this.options;
+      const selection = this.options.selection!;
       const handler = handlers.get(method);
       if (!handler) throw new BrokerError('MethodNotFound', `method '${method}' does not exist`, { reason: 'UnknownMethod' });
       const verdict = decide(selection.name, selection.profile, handler.permission);
@@ -111,7 +209,10 @@ export class CallerConnection {
         grantedMethods: () => this.grantedMethods(),
         token,
         profile: { name: selection.name, grant: selection.profile },
-        notify: (type, notification) => void this.rpc.sendNotification(type, notification as never).catch(() => this.socket.destroy()),
+        notify: (type, notification) => {
+          this.armIdle();
+          void this.rpc.sendNotification(type, notification as never).catch(() => this.socket.destroy());
+        },
         drained: () => this.drained(),
         congested: () => !this.closed && this.socket.writableLength >= STREAM_HIGH_WATER_BYTES,
         connectionId: this.id,
@@ -125,14 +226,11 @@ export class CallerConnection {
       reason = (response.data as ErrorData | undefined)?.reason;
       // A handler's own denial names the finer rule (a path, an argument, a pin): that is what decided.
       rule = (response.data as ErrorData | undefined)?.rule ?? rule;
-      if (resultCode === ErrorCodes.PolicyDenied) decision = 'deny';
+      if (resultCode === ErrorCodes.PolicyDenied || (reason !== undefined && REFUSAL_REASONS.has(reason))) decision = 'deny';
       throw response;
     } finally {
       this.options.audit.record({
-        time: new Date().toISOString(),
-        listener: this.options.listener,
-        profile: this.options.selection?.name ?? null,
-        peer: { pid: this.caller.pid, uid: this.caller.uid, gid: this.caller.gid, netns: this.caller.netns, netnsName: this.caller.netnsName },
+        ...this.auditBase(),
         method,
         paramsDigest: paramsDigest(rawParams),
         decision,
@@ -143,6 +241,7 @@ export class CallerConnection {
       });
       this.pending--;
       this.resumeIfIdle();
+      if (this.pending === 0) this.armIdle();
     }
   }
 
@@ -179,10 +278,7 @@ export class CallerConnection {
   /** A well-framed message that is not a request: answer it and keep reading. */
   private reject(rejected: RejectedMessage): void {
     this.options.audit.record({
-      time: new Date().toISOString(),
-      listener: this.options.listener,
-      profile: this.options.selection?.name ?? null,
-      peer: { pid: this.caller.pid, uid: this.caller.uid, gid: this.caller.gid, netns: this.caller.netns, netnsName: this.caller.netnsName },
+      ...this.auditBase(),
       method: '<invalid>',
       paramsDigest: null,
       decision: 'error',
@@ -210,6 +306,7 @@ export class CallerConnection {
   dispose(): void {
     if (this.closed) return;
     this.closed = true;
+    if (this.idleTimer) clearTimeout(this.idleTimer);
     this.rpc.dispose();
     this.socket.destroy();
     releasePeer(this.options.peer);
