@@ -91,6 +91,17 @@ async function fuzzTests() {
   };
 }
 
+/** 200 callers × 1000 requests against the built broker (npm run load runs the same). */
+async function loadTests() {
+  const result = await run(process.execPath, ['--import', 'tsx', join(repoRoot, 'test', 'load', 'load.ts')]);
+  return {
+    code: result.code,
+    passed: count(result.output, /^load: (\d+) passed/gm),
+    failed: count(result.output, /^load: \d+ passed, (\d+) failed/gm) + (result.code !== 0 && !/^load: \d+ passed/m.test(result.output) ? 1 : 0),
+    skipped: 0,
+  };
+}
+
 async function pesterTests() {
   const result = await run(pwshPath, ['-NoLogo', '-NoProfile', '-NonInteractive', '-File', join(repoRoot, 'scripts', 'run-pester.ps1'), '-PesterManifest', pesterManifest], {
     POWERSHELL_TELEMETRY_OPTOUT: '1',
@@ -108,7 +119,7 @@ const onlyNode = process.argv.includes('--node-only');
 const onlyPester = process.argv.includes('--pester-only');
 ensureDebianTools();
 const results = [];
-if (!onlyPester) results.push(await typecheck(), await nodeTests(), await fuzzTests());
+if (!onlyPester) results.push(await typecheck(), await nodeTests(), await fuzzTests(), await loadTests());
 if (!onlyNode) results.push(await pesterTests());
 const passed = results.reduce((sum, r) => sum + r.passed, 0);
 const failed = results.reduce((sum, r) => sum + r.failed, 0);

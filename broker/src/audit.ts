@@ -25,7 +25,14 @@ export interface AuditEntry {
 
 export function paramsDigest(params: unknown): string | null {
   if (params === undefined) return null;
-  return createHash('sha256').update(JSON.stringify(params) ?? '').digest('hex').slice(0, 16);
+  let text: string;
+  try {
+    text = JSON.stringify(params) ?? '';
+  } catch {
+    // Params nested deeper than the stack (JSON.parse takes what JSON.stringify cannot give back).
+    text = '<not serializable>';
+  }
+  return createHash('sha256').update(text).digest('hex').slice(0, 16);
 }
 
 /** Where lines go; `write` rejects when they did not get there. */

@@ -229,6 +229,10 @@ export class CallerConnection {
       if (resultCode === ErrorCodes.PolicyDenied || (reason !== undefined && REFUSAL_REASONS.has(reason))) decision = 'deny';
       throw response;
     } finally {
+      // Bookkeeping first: nothing after it may leave the connection counting a request that ended.
+      this.pending--;
+      this.resumeIfIdle();
+      if (this.pending === 0) this.armIdle();
       this.options.audit.record({
         ...this.auditBase(),
         method,
@@ -239,9 +243,6 @@ export class CallerConnection {
         resultCode,
         ...(reason ? { reason } : {}),
       });
-      this.pending--;
-      this.resumeIfIdle();
-      if (this.pending === 0) this.armIdle();
     }
   }
 
