@@ -131,19 +131,7 @@ export class Broker {
     try {
       peer = isWindows ? {} : await identifyLinuxPeer(socket);
     } catch (error) {
-      this.options.audit.record({
-        time: new Date().toISOString(),
-        listener: running.name,
-        profile: null,
-        peer: {},
-        method: '<connect>',
-        paramsDigest: null,
-        decision: 'deny',
-        rule: null,
-        durationMs: 0,
-        resultCode: 0,
-        reason: `PeerUnidentified: ${(error as Error).message}`,
-      });
+      this.auditRefusedConnection(running, {}, null, 0, `PeerUnidentified: ${(error as Error).message}`);
       socket.destroy();
       return;
     }
@@ -157,33 +145,9 @@ export class Broker {
     if (open >= maxConnections) {
       const rule = `listeners.${running.name}.maxConnections`;
       refusal = new BrokerError('LimitExceeded', `listener '${running.name}' already has ${open} connections, its limit; close one or retry later`, { reason: 'TooManyConnections', limit: maxConnections, rule });
-      this.options.audit.record({
-        time: new Date().toISOString(),
-        listener: running.name,
-        profile: null,
-        peer: { pid: peer.pid, uid: peer.uid, gid: peer.gid, netns: peer.netns, netnsName: peer.netnsName },
-        method: '<connect>',
-        paramsDigest: null,
-        decision: 'deny',
-        rule,
-        durationMs: 0,
-        resultCode: ErrorCodes.LimitExceeded,
-        reason: 'TooManyConnections',
-      });
+      this.auditRefusedConnection(running, peer, rule, ErrorCodes.LimitExceeded, 'TooManyConnections');
     } else if (!selection) {
-      this.options.audit.record({
-        time: new Date().toISOString(),
-        listener: running.name,
-        profile: null,
-        peer: { pid: peer.pid, uid: peer.uid, gid: peer.gid, netns: peer.netns, netnsName: peer.netnsName },
-        method: '<connect>',
-        paramsDigest: null,
-        decision: 'deny',
-        rule: `listeners.${running.name}.profiles`,
-        durationMs: 0,
-        resultCode: 0,
-        reason: 'NoProfileMatched',
-      });
+      this.auditRefusedConnection(running, peer, `listeners.${running.name}.profiles`, 0, 'NoProfileMatched');
     }
     const requestsPerSecond = selection?.profile.limits?.requestsPerSecond;
     let bucket: TokenBucket | undefined;
@@ -209,6 +173,23 @@ export class Broker {
     });
     this.connections.add(connection);
     socket.once('close', () => this.connections.delete(connection));
+  }
+
+  /** The `<connect>` line of a connection refused before any request: who it was and why. */
+  private auditRefusedConnection(running: RunningListener, peer: PeerIdentity, rule: string | null, resultCode: number, reason: string): void {
+    this.options.audit.record({
+      time: new Date().toISOString(),
+      listener: running.name,
+      profile: null,
+      peer: { pid: peer.pid, uid: peer.uid, gid: peer.gid, netns: peer.netns, netnsName: peer.netnsName },
+      method: '<connect>',
+      paramsDigest: null,
+      decision: 'deny',
+      rule,
+      durationMs: 0,
+      resultCode,
+      reason,
+    });
   }
 
   /** Stops accepting, ends every connection and removes the sockets this run created. */
