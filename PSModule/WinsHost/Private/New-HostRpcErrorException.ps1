@@ -61,7 +61,8 @@ function New-HostRpcErrorException {
     }
 
     $message = $brokerMessage
-    if ($info.Name -eq 'PolicyDenied' -and $rule) {
+    # The broker's own message may already name the rule; saying it twice helps nobody.
+    if ($info.Name -eq 'PolicyDenied' -and $rule -and -not $brokerMessage.Contains($rule)) {
         $message = '{0} (policy rule: {1})' -f $brokerMessage.TrimEnd('.'), $rule
     }
 
