@@ -1,6 +1,7 @@
 import { writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { AuditLog } from './audit.js';
 import { loadBuiltInPolicy } from './policy/default.js';
@@ -9,6 +10,8 @@ import { loadWinsConfigFile } from './policy/wins.js';
 import { currentPlatform } from './platform/index.js';
 import { Broker } from './server/broker.js';
 import { isWindows } from './server/listener.js';
+import { installLinuxService, ServiceError, uninstallLinuxService } from './service/linux.js';
+import { installWindowsService, uninstallWindowsService } from './service/windows.js';
 import { stringify } from 'yaml';
 
 // Both broker/src/cli.ts and the bundle dist/broker/cli.js sit two folders below package.json.
@@ -20,12 +23,18 @@ Usage:
   winshost-broker serve [--policy FILE] [--listen PATH] [--state-dir DIR] [--audit FILE|-] [--max-message-bytes N]
   winshost-broker check-policy FILE
   winshost-broker check-policy --from-wins WINS_CONFIG [--out FILE]
+  winshost-broker install-service [--root DIR] [--policy FILE] [--state-dir DIR] [--audit FILE] [--listen PATH]
+  winshost-broker uninstall-service [--root DIR]
   winshost-broker --version | --help
 
 serve         listen for callers; without --policy the built-in policy grants host and network reading only
 check-policy  validate a policy file and print every problem as file:line:column: message
               --from-wins: convert a rancher/wins config (white_list) to a policy, notes to stderr,
               the policy to stdout or --out FILE
+install-service    run serve with these flags at boot: a systemd unit (Linux; with --root other than /
+                   only <root>/etc/systemd/system/winshost-broker.service is written) or the Windows
+                   service WinsHostBroker (auto start, restart on failure, event log source)
+uninstall-service  stop and remove it
 `;
 
 const defaultStateDir = isWindows ? join(process.env.ProgramData ?? 'C:\\ProgramData', 'WinsHost') : '/var/lib/winshost';
@@ -158,6 +167,46 @@ function checkPolicy(args: string[]): number {
   return 0;
 }
 
+async function installService(args: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args,
+    strict: true,
+    options: { root: { type: 'string' }, policy: { type: 'string' }, 'state-dir': { type: 'string' }, audit: { type: 'string' }, listen: { type: 'string' } },
+  });
+  if (isWindows && values.root !== undefined) throw new UsageError('--root is for Linux (systemd) only');
+  // The service does not start in this directory: every path becomes absolute, and the policy must load now.
+  const policyFile = values.policy === undefined ? undefined : resolve(values.policy);
+  const loaded = policyFile === undefined ? loadBuiltInPolicy() : loadPolicyFile(policyFile);
+  const stateDir = resolve(values['state-dir'] ?? defaultStateDir);
+  const audit = values.audit === undefined || values.audit === '-' ? values.audit : resolve(values.audit);
+  const listen = values.listen === undefined || isWindows ? values.listen : resolve(values.listen);
+  const script = fileURLToPath(import.meta.url);
+  // Run from the sources (tsx), the service needs the same loader; the bundle needs nothing.
+  const nodeArgs = script.endsWith('.ts') ? ['--import', import.meta.resolve('tsx')] : [];
+  const command = [process.execPath, ...nodeArgs, script, 'serve'];
+  if (policyFile !== undefined) command.push('--policy', policyFile);
+  command.push('--state-dir', stateDir);
+  if (audit !== undefined) command.push('--audit', audit);
+  if (listen !== undefined) command.push('--listen', listen);
+  if (isWindows) {
+    await installWindowsService(command);
+    return 0;
+  }
+  const auditFile = audit ?? loaded.policy.audit?.path;
+  const sockets = loaded.policy.listeners.map((listener, i) => (i === 0 && listen !== undefined ? listen : resolve(listener.path ?? `/run/winshost/${listener.name}.sock`)));
+  const writablePaths = [stateDir, ...(auditFile && auditFile !== '-' ? [dirname(resolve(auditFile))] : []), ...sockets.map((socket) => dirname(socket))];
+  await installLinuxService({ command, writablePaths }, { root: values.root ?? '/' });
+  return 0;
+}
+
+async function uninstallService(args: string[]): Promise<number> {
+  const { values } = parseArgs({ args, strict: true, options: { root: { type: 'string' } } });
+  if (isWindows && values.root !== undefined) throw new UsageError('--root is for Linux (systemd) only');
+  if (isWindows) await uninstallWindowsService();
+  else await uninstallLinuxService({ root: values.root ?? '/' });
+  return 0;
+}
+
 export async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   try {
@@ -166,6 +215,10 @@ export async function main(argv: string[]): Promise<number> {
         return await serve(rest);
       case 'check-policy':
         return checkPolicy(rest);
+      case 'install-service':
+        return await installService(rest);
+      case 'uninstall-service':
+        return await uninstallService(rest);
       case '--version':
       case '-v':
         console.log(brokerVersion);
@@ -179,6 +232,10 @@ export async function main(argv: string[]): Promise<number> {
         throw new UsageError(command === undefined ? 'a command is required' : `unknown command '${command}'`);
     }
   } catch (error) {
+    if (error instanceof ServiceError) {
+      console.error(`winshost-broker: ${error.message}`);
+      return 1;
+    }
     if (error instanceof PolicyError) {
       console.error(error.message);
       return 1;
