@@ -28,6 +28,7 @@ import {
 } from '../../broker/src/platform/windows/native.js';
 import { Win32Error } from '../../broker/src/platform/windows/win32.js';
 import { signature } from './fixtures/windows/prototypes.js';
+import { nativeWith } from './fixtures/windows/native-fake.js';
 
 const onLinux = process.platform === 'linux';
 
@@ -474,21 +475,7 @@ describe('gMSA checks', () => {
 });
 
 describe('windowsPlatform credential specs', () => {
-  function native(overrides: Partial<WindowsNative>): WindowsNative {
-    const unused = () => assert.fail('not expected');
-    return {
-      regGetValue: unused,
-      readAdapters: unused,
-      readRoutes: unused,
-      fileCalls: unused,
-      registryKeyCalls: unused,
-      queryServiceAccount: unused,
-      processCalls: unused,
-      interruptConsole: unused,
-      hnsCalls: unused,
-      ...overrides,
-    };
-  }
+  const native = (overrides: Partial<WindowsNative>) => nativeWith(overrides, 'the credspec tests');
 
   it('defaults file:// specs to the ProgramData directory of this process', () => {
     const platform = windowsPlatform({ native: native({}) });

@@ -23,10 +23,11 @@ import {
   type FileCalls,
   type FinalPathCalls,
 } from '../../broker/src/platform/windows/files.js';
-import { windowsPlatform, type WindowsNative } from '../../broker/src/platform/windows/index.js';
+import { windowsPlatform } from '../../broker/src/platform/windows/index.js';
 import { PROTOTYPES, fileCallsWith } from '../../broker/src/platform/windows/native.js';
 import { Win32Error } from '../../broker/src/platform/windows/win32.js';
 import { signature } from './fixtures/windows/prototypes.js';
+import { nativeWith } from './fixtures/windows/native-fake.js';
 
 const onLinux = process.platform === 'linux';
 
@@ -424,20 +425,7 @@ describe('readDirectoryThroughHandle', { skip: !onLinux && 'opens a directory wi
 });
 
 describe('windowsPlatform files', () => {
-  function native(calls: FileCalls): WindowsNative {
-    const unused = () => assert.fail('not a file call');
-    return {
-      regGetValue: unused,
-      readAdapters: unused,
-      readRoutes: unused,
-      registryKeyCalls: unused,
-      queryServiceAccount: unused,
-      processCalls: unused,
-      interruptConsole: unused,
-      hnsCalls: unused,
-      fileCalls: () => calls,
-    };
-  }
+  const native = (calls: FileCalls) => nativeWith({ fileCalls: () => calls }, 'the file tests');
 
   it('checks paths with win32 syntax and resolves descriptors through the native calls', async () => {
     const { fake, calls } = fakeFinalPath(DRIVE_PATH, (fd) => (fd === 9 ? 0x1a4 : -1));

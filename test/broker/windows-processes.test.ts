@@ -34,6 +34,7 @@ import {
 import { Win32Error } from '../../broker/src/platform/windows/win32.js';
 import type { ProcessEvents, ProcessLaunch } from '../../broker/src/platform/types.js';
 import * as job from './fixtures/windows/job-structs.js';
+import { nativeWith } from './fixtures/windows/native-fake.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const onLinux = process.platform === 'linux';
@@ -825,21 +826,7 @@ describe('windowsBaseEnvironment', () => {
 });
 
 describe('windowsPlatform processes', () => {
-  function native(overrides: Partial<WindowsNative>): WindowsNative {
-    const unused = () => assert.fail('not a process call');
-    return {
-      regGetValue: unused,
-      readAdapters: unused,
-      readRoutes: unused,
-      fileCalls: unused,
-      registryKeyCalls: unused,
-      queryServiceAccount: unused,
-      processCalls: unused,
-      interruptConsole: unused,
-      hnsCalls: unused,
-      ...overrides,
-    };
-  }
+  const native = (overrides: Partial<WindowsNative>) => nativeWith(overrides, 'the processes tests');
 
   it('reaches kernel32 through native.processCalls and the helper through native.interruptConsole', async () => {
     const fake = fakeCalls();

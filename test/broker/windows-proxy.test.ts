@@ -18,6 +18,7 @@ import {
 } from '../../broker/src/platform/windows/proxy.js';
 import type { ProxyTargetRef } from '../../broker/src/platform/types.js';
 import { FakeHns } from './fixtures/windows/fake-hns.js';
+import { nativeWith } from './fixtures/windows/native-fake.js';
 
 const fixture = (name: string) => readFileSync(new URL(`./fixtures/windows/${name}`, import.meta.url), 'utf8');
 const ENDPOINT_TEXT = fixture('hns-endpoint.json');
@@ -300,21 +301,7 @@ describe('windowsProxy on recorded HNS state', () => {
 });
 
 describe('windowsPlatform proxy', () => {
-  function native(overrides: Partial<WindowsNative>): WindowsNative {
-    const unused = () => assert.fail('not a proxy call');
-    return {
-      regGetValue: unused,
-      readAdapters: unused,
-      readRoutes: unused,
-      fileCalls: unused,
-      registryKeyCalls: unused,
-      queryServiceAccount: unused,
-      processCalls: unused,
-      interruptConsole: unused,
-      hnsCalls: unused,
-      ...overrides,
-    };
-  }
+  const native = (overrides: Partial<WindowsNative>) => nativeWith(overrides, 'the proxy tests');
 
   it('reaches HNS through native.hnsCalls, only when a proxy call is made', async () => {
     const fake = new FakeHns({ namespaces: NAMESPACES, endpoints: [bareEndpoint()] });
