@@ -1,4 +1,4 @@
-import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { open as openFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
@@ -10,6 +10,7 @@ import {
   type HostProcessInfo,
 } from '../../../typings/index.js';
 import { BrokerError } from '../errors.js';
+import { writeStateFile } from '../state-file.js';
 import type { HostPlatformProcesses, LaunchedProcess, ProcessLaunch } from '../platform/types.js';
 
 /** Who started a process: the connection while it lasts, and the identity that may find it again. */
@@ -400,18 +401,9 @@ export class ProcessManager {
     }
   }
 
-  /** processes.json: written whole to a temp file, fsynced, renamed over the old one. */
   private saveRegistry(): void {
     const entries = [...this.processes.values()].filter((p) => p.running).map((p) => p.entry);
-    const temp = `${this.registryPath}.${process.pid}.tmp`;
-    const fd = openSync(temp, 'w', 0o600);
-    try {
-      writeSync(fd, JSON.stringify({ version: 1, processes: entries }, null, 2));
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
-    renameSync(temp, this.registryPath);
+    writeStateFile(this.registryPath, { version: 1, processes: entries });
   }
 }
 

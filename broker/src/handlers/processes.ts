@@ -13,7 +13,7 @@ import {
   type ExposedPort,
 } from '../../../typings/index.js';
 import { BrokerError, NotFoundError, PolicyDeniedError } from '../errors.js';
-import { isWithin, normalizeAbsolutePath, normalizeHostPath, PathRuleError, type PathSyntax } from '../policy/paths.js';
+import { normalizeAbsolutePath, normalizeHostPath, PathRuleError, samePath, type PathSyntax } from '../policy/paths.js';
 import { matchProcessRule } from '../policy/processes.js';
 import type { ProcessOwner, OutputSubscriber } from './process-manager.js';
 import { defineHandler, type RequestContext } from './types.js';
@@ -24,10 +24,6 @@ function owner(context: RequestContext): ProcessOwner {
 
 function subscriber(context: RequestContext): OutputSubscriber {
   return { connectionId: context.connectionId, notify: context.notify, congested: context.congested, drained: context.drained };
-}
-
-function samePath(a: string, b: string, syntax: PathSyntax): boolean {
-  return isWithin(a, b, syntax) && isWithin(b, a, syntax);
 }
 
 /**

@@ -1,8 +1,9 @@
 import { randomBytes } from 'node:crypto';
-import { closeSync, fsyncSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ProxyPolicy, ProxyPolicySettings } from '../../../typings/index.js';
 import { NotFoundError } from '../errors.js';
+import { writeStateFile } from '../state-file.js';
 import type { HostPlatformProxy, ProxyTargetRecord, ProxyTargetRef } from '../platform/types.js';
 
 /** One target's desired state, as kept in proxy.json. */
@@ -129,14 +130,6 @@ export class ProxyManager {
   }
 
   private save(): void {
-    const temp = `${this.path}.${process.pid}.tmp`;
-    const fd = openSync(temp, 'w', 0o600);
-    try {
-      writeSync(fd, JSON.stringify({ version: 1, targets: Object.fromEntries(this.targets) }, null, 2));
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
-    renameSync(temp, this.path);
+    writeStateFile(this.path, { version: 1, targets: Object.fromEntries(this.targets) });
   }
 }

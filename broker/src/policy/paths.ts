@@ -94,6 +94,11 @@ export function isWithin(root: string, candidate: string, syntax: PathSyntax): b
   return withinSegments(root, candidate, syntax) !== undefined;
 }
 
+/** The same path, segment by segment (case-insensitively for win32). Both are normalized already. */
+export function samePath(a: string, b: string, syntax: PathSyntax): boolean {
+  return isWithin(a, b, syntax) && isWithin(b, a, syntax);
+}
+
 /** candidate relative to root with '/' separators, '' for the root itself; throws if not within. */
 export function relativeWithin(root: string, candidate: string, syntax: PathSyntax): string {
   const rest = withinSegments(root, candidate, syntax);

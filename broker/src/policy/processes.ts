@@ -1,5 +1,5 @@
 import type { ExposedPort } from '../../../typings/index.js';
-import { isWithin, normalizeAbsolutePath, type PathSyntax } from './paths.js';
+import { isWithin, normalizeAbsolutePath, samePath, type PathSyntax } from './paths.js';
 import type { ProcessRule } from './schema.js';
 
 /** A start request after the path was found canonical; everything the rules look at. */
@@ -28,10 +28,6 @@ function strictPath(path: string, syntax: PathSyntax): string | undefined {
   } catch {
     return undefined;
   }
-}
-
-function samePath(a: string, b: string, syntax: PathSyntax): boolean {
-  return isWithin(a, b, syntax) && isWithin(b, a, syntax);
 }
 
 /** Why one rule does not admit the request, or undefined when it does. Hash pins are checked later, on the file. */

@@ -1,7 +1,8 @@
-import { chmodSync, chownSync, existsSync, lstatSync, mkdirSync, readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, lstatSync, mkdirSync, readFileSync, unlinkSync } from 'node:fs';
 import { connect, type Server } from 'node:net';
 import { dirname, join } from 'node:path';
 import type { Listener } from '../policy/schema.js';
+import { writeStateFile } from '../state-file.js';
 
 export class ListenerError extends Error {
   constructor(message: string, options?: { cause?: unknown }) {
@@ -35,12 +36,8 @@ function readRecords(stateDir: string): Record<string, SocketRecord> {
   }
 }
 
-/** Temp file then rename, so a crash never leaves a half-written record. */
 function writeRecords(stateDir: string, records: Record<string, SocketRecord>): void {
-  mkdirSync(stateDir, { recursive: true, mode: 0o700 });
-  const temp = `${recordsFile(stateDir)}.${process.pid}.tmp`;
-  writeFileSync(temp, JSON.stringify(records, null, 2), { mode: 0o600 });
-  renameSync(temp, recordsFile(stateDir));
+  writeStateFile(recordsFile(stateDir), records);
 }
 
 function isListening(path: string): Promise<boolean> {
