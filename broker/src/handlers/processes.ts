@@ -30,15 +30,13 @@ function subscriber(context: RequestContext): OutputSubscriber {
  * A caller's path must already be canonical: the checks compare names, so a link or `..` would let a name
  * in the policy stand for another file. Anything else is a denial naming the processes rules.
  */
-async function canonical(input: string, syntax: PathSyntax, rule: string, what: string): Promise<string> {
-  let path: string;
+function ruledPath(input: string, syntax: PathSyntax, rule: string, what: string): string {
   try {
-    path = normalizeAbsolutePath(input, syntax);
+    return normalizeAbsolutePath(input, syntax);
   } catch (error) {
     if (error instanceof PathRuleError) throw new PolicyDeniedError(`${what} ${JSON.stringify(input)}: ${error.message}`, rule, error.reason);
     throw error;
   }
-  return path;
 }
 
 async function openProgram(path: string, context: RequestContext, rule: string): Promise<FileHandle> {
@@ -103,10 +101,10 @@ export const processStartHandler = defineHandler(ProcessStartRequest.type, {
     const syntax = platform.files.syntax;
     const rules = profile.grant.processes ?? [];
     const rule = `profiles.${profile.name}.processes`;
-    const path = await canonical(params.path, syntax, rule, 'path');
+    const path = ruledPath(params.path, syntax, rule, 'path');
     let cwd: string | undefined;
     if (params.cwd !== undefined) {
-      cwd = await canonical(params.cwd, syntax, rule, 'working directory');
+      cwd = ruledPath(params.cwd, syntax, rule, 'working directory');
       const real = await realpath(cwd).catch(() => undefined);
       if (!real) throw new NotFoundError(`working directory ${cwd} does not exist`, { path: cwd });
       if (!samePath(normalizeHostPath(real, syntax), cwd, syntax)) throw new PolicyDeniedError(`working directory ${cwd} is a link to ${real}; name it by its real path`, rule, 'NotCanonical');
