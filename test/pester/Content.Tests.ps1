@@ -5,27 +5,13 @@
 # cmdlets over the same wire.
 
 BeforeAll {
-    $manifestPath = Join-Path -Path $PSScriptRoot -ChildPath '../../PSModule/WinsHost/WinsHost.psd1'
     . (Join-Path -Path $PSScriptRoot -ChildPath 'support/FakeBroker.ps1')
-    Get-Module -Name WinsHost | Remove-Module -Force
-    Import-Module -Name $manifestPath -Force -ErrorAction Stop
-
-    $script:workDir = New-FakeBrokerDirectory
-    $script:socket = Join-Path $workDir 'broker.sock'
-    $null = Start-FakeBroker -SocketPath $socket
-    Connect-HostBroker -Pipe $socket
+    $script:socket = Initialize-FakeBrokerSession
+    $script:workDir = Split-Path $socket
 
     function Invoke-Rpc {
         param([string] $Method, [hashtable] $Params = @{})
         Invoke-FakeBrokerRpc -Method $Method -Params $Params -Pipe $socket
-    }
-
-    function Get-CurrentConnection {
-        & (Get-Module -Name WinsHost) { $script:HostBrokerConnection }
-    }
-
-    function Get-UnixMilliseconds {
-        [System.DateTimeOffset]::UtcNow.ToUnixTimeMilliseconds()
     }
 
     function Get-Sha256Hex {

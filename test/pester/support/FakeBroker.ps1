@@ -48,3 +48,25 @@ function Invoke-FakeBrokerRpc {
         Invoke-HostRpc -Method $Method -Params $Params -Pipe $Pipe
     } $Method $Params $Pipe
 }
+
+function Initialize-FakeBrokerSession {
+    <#
+    .SYNOPSIS
+    Imports the module, starts a fake broker on a fresh socket and connects to it; returns the socket path.
+    #>
+    $manifestPath = (Resolve-Path -LiteralPath (Join-Path -Path $PSScriptRoot -ChildPath '../../../PSModule/WinsHost/WinsHost.psd1')).ProviderPath
+    Get-Module -Name WinsHost | Remove-Module -Force
+    Import-Module -Name $manifestPath -Force -ErrorAction Stop -Global
+    $socket = Join-Path (New-FakeBrokerDirectory) 'broker.sock'
+    $null = Start-FakeBroker -SocketPath $socket
+    Connect-HostBroker -Pipe $socket
+    $socket
+}
+
+function Get-CurrentConnection {
+    & (Get-Module -Name WinsHost) { $script:HostBrokerConnection }
+}
+
+function Get-UnixMilliseconds {
+    [System.DateTimeOffset]::UtcNow.ToUnixTimeMilliseconds()
+}
