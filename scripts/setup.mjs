@@ -4,7 +4,7 @@
 // then the broker build. Each step checks first, so a second run is quick and changes nothing.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -16,7 +16,7 @@ export const pwshPath = join(toolsDir, 'pwsh', process.platform === 'win32' ? 'p
 export const pesterManifest = join(toolsDir, 'nuget', 'pester', pesterVersion, 'tools', 'Pester.psd1');
 export const brokerBundle = join(repoRoot, 'dist', 'broker', 'cli.js');
 
-class SetupError extends Error {}
+export class SetupError extends Error {}
 
 // Installs always say what they do; --quiet only drops the closing line.
 function say(text) {
@@ -112,25 +112,137 @@ function ensurePester() {
   if (!existsSync(pesterManifest)) throw new SetupError(`Pester restore finished but ${pesterManifest} is missing`);
 }
 
-/** Sources the bundle is built from; the bundle is rebuilt only when their hash changes. */
-function buildInputs() {
+/** Build outputs under dist/: what `npm start`, the tests and scripts/package.mjs use. */
+export const distDir = join(repoRoot, 'dist');
+export const sessionHostSource = join(repoRoot, 'broker', 'src', 'sessions', 'session-host.ps1');
+export const sessionHostOutput = join(distDir, 'broker', 'session-host.ps1');
+export const typingsOutputDir = join(distDir, 'typings');
+export const stagedModulesDir = join(distDir, 'module');
+/** The modules staged and shipped, each from PSModule/<name> when it exists. */
+export const moduleNames = ['WinsHost', 'WinsHost.Testing'];
+
+export function packageVersion() {
+  return JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8')).version;
+}
+
+/**
+ * package.json's semver as PowerShell wants it: ModuleVersion is a System.Version (no pre-release), and the
+ * PowerShell Gallery takes the pre-release label from PSData.Prerelease, letters and digits only.
+ */
+export function moduleVersionOf(version) {
+  const match = /^(\d+\.\d+\.\d+)(?:-([0-9A-Za-z.-]+))?(?:\+.*)?$/.exec(version);
+  if (!match) throw new SetupError(`package.json version '${version}' is not semver (MAJOR.MINOR.PATCH[-PRERELEASE])`);
+  const prerelease = match[2] === undefined ? undefined : match[2].replace(/[^0-9A-Za-z]/g, '');
+  return { moduleVersion: match[1], prerelease, nugetVersion: prerelease ? `${match[1]}-${prerelease}` : match[1] };
+}
+
+/**
+ * Runs `action` when the hash of `inputs` differs from the one recorded after its last run or an output is
+ * missing, so each step of a repeated build costs only the hashing.
+ */
+function buildStep(name, inputs, outputs, action) {
+  const stamp = join(distDir, `.${name}-hash`);
+  const want = fileHash(inputs);
+  if (existsSync(stamp) && readFileSync(stamp, 'utf8') === want && outputs.every((output) => existsSync(output))) return false;
+  action();
+  mkdirSync(distDir, { recursive: true });
+  writeFileSync(stamp, want);
+  return true;
+}
+
+/** Sources the bundle is built from; the session host script ships beside it, so it counts too. */
+function bundleInputs() {
   const ts = (name) => name.endsWith('.ts');
   return [
     ...listFiles(join(repoRoot, 'typings'), ts),
-    ...listFiles(join(repoRoot, 'broker', 'src'), ts),
+    ...listFiles(join(repoRoot, 'broker', 'src'), (name) => ts(name) || name.endsWith('.ps1')),
     join(repoRoot, 'tsup.config.ts'),
     join(repoRoot, 'package.json'),
     join(repoRoot, 'package-lock.json'),
   ];
 }
 
+function buildBundle() {
+  buildStep('build', bundleInputs(), [brokerBundle], () => {
+    say('building the broker (tsup)');
+    run(process.execPath, [join(repoRoot, 'node_modules', 'tsup', 'dist', 'cli-default.js')], 'broker build');
+  });
+  // The broker finds the session host with new URL('./session-host.ps1', import.meta.url). Until the
+  // source exists there is nothing to ship, and a copy left from an earlier build must not linger.
+  if (existsSync(sessionHostSource)) {
+    if (!existsSync(sessionHostOutput) || !readFileSync(sessionHostOutput).equals(readFileSync(sessionHostSource))) {
+      copyFileSync(sessionHostSource, sessionHostOutput);
+    }
+  } else {
+    rmSync(sessionHostOutput, { force: true });
+  }
+}
+
+/** The protocol's types as .d.ts files, for TypeScript clients of the broker. */
+function buildTypings() {
+  const sources = listFiles(join(repoRoot, 'typings'), (name) => name.endsWith('.ts'));
+  buildStep('typings', [...sources, join(repoRoot, 'package-lock.json')], [join(typingsOutputDir, 'index.d.ts')], () => {
+    say('emitting the typings (.d.ts)');
+    rmSync(typingsOutputDir, { recursive: true, force: true });
+    run(
+      process.execPath,
+      [
+        join(repoRoot, 'node_modules', 'typescript', 'bin', 'tsc'),
+        ...['--declaration', '--emitDeclarationOnly', '--outDir', typingsOutputDir, '--rootDir', join(repoRoot, 'typings')],
+        ...['--target', 'ES2022', '--module', 'NodeNext', '--moduleResolution', 'NodeNext', '--strict', '--skipLibCheck', '--types', 'node'],
+        ...sources,
+      ],
+      'typings build',
+    );
+  });
+}
+
+/** Sets ModuleVersion (and PSData.Prerelease) in a manifest's text; the source manifest is never touched. */
+export function stampManifest(text, version, manifestName) {
+  const { moduleVersion, prerelease } = moduleVersionOf(version);
+  const versionLine = /^(\s*ModuleVersion\s*=\s*)'[^']*'/m;
+  if (!versionLine.test(text)) throw new SetupError(`${manifestName} has no ModuleVersion = '...' line to stamp`);
+  let stamped = text.replace(versionLine, `$1'${moduleVersion}'`);
+  stamped = stamped.replace(/^(\s*)Prerelease\s*=\s*'[^']*'\s*\r?\n/m, '');
+  if (prerelease) {
+    const psData = /^(\s*)PSData\s*=\s*@\{\s*\r?\n/m;
+    if (!psData.test(stamped)) throw new SetupError(`${manifestName} has no PrivateData.PSData block for the pre-release label '${prerelease}'`);
+    stamped = stamped.replace(psData, (block, indent) => `${block}${indent}    Prerelease   = '${prerelease}'\n`);
+  }
+  return stamped;
+}
+
+/** Copies each module into dist/module/<name>/ with package.json's version in its manifest. */
+function stageModules() {
+  const version = packageVersion();
+  for (const name of moduleNames) {
+    const source = join(repoRoot, 'PSModule', name);
+    const target = join(stagedModulesDir, name);
+    const files = listFiles(source, () => true);
+    const inputs = [...files, join(repoRoot, 'package.json')];
+    buildStep(`module-${name}`, inputs, existsSync(source) ? [join(target, `${name}.psd1`)] : [], () => {
+      rmSync(target, { recursive: true, force: true });
+      if (!existsSync(source)) return;
+      say(`staging the module ${name} ${version} into dist/module/${name}`);
+      for (const file of files) {
+        const destination = join(target, relative(source, file));
+        mkdirSync(dirname(destination), { recursive: true });
+        if (file === join(source, `${name}.psd1`)) {
+          const text = readFileSync(file, 'utf8');
+          writeFileSync(destination, stampManifest(text, version, `PSModule/${name}/${name}.psd1`));
+        } else {
+          copyFileSync(file, destination);
+        }
+      }
+    });
+  }
+}
+
+/** Every build output: the broker bundle with its session host, the typings and the staged modules. */
 export function ensureBuild() {
-  const stamp = join(repoRoot, 'dist', '.build-hash');
-  const want = fileHash(buildInputs());
-  if (existsSync(stamp) && existsSync(brokerBundle) && readFileSync(stamp, 'utf8') === want) return;
-  say('building the broker (tsup)');
-  run(process.execPath, [join(repoRoot, 'node_modules', 'tsup', 'dist', 'cli-default.js')], 'broker build');
-  writeFileSync(stamp, want);
+  buildBundle();
+  buildTypings();
+  stageModules();
 }
 
 export function setup({ quiet = false, buildOnly = false } = {}) {

@@ -36,7 +36,7 @@ function count(output, pattern) {
 }
 
 /** Debian tools the tests drive for real; installed when missing, as root on Linux (CI is). */
-const DEBIAN_TOOLS = [{ command: 'nft', pkg: 'nftables' }];
+const DEBIAN_TOOLS = [{ command: 'nft', pkg: 'nftables' }, { command: 'tmux', pkg: 'tmux' }];
 
 function hasCommand(command) {
   return spawnSync('sh', ['-c', `command -v ${command}`], { stdio: 'ignore' }).status === 0;

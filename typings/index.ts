@@ -6,6 +6,7 @@ export * from './files.js';
 export * from './credspec.js';
 export * from './process.js';
 export * from './proxy.js';
+export * from './session.js';
 
 import { InitializeRequest } from './initialize.js';
 import { HostInfoRequest } from './host.js';
@@ -13,6 +14,7 @@ import { NetworkAdaptersRequest, NetworkRoutesRequest } from './network.js';
 import { FileListRequest, FileReadRequest } from './files.js';
 import { CredentialSpecGetRequest, CredentialSpecListRequest, CredentialSpecTestRequest } from './credspec.js';
 import { ProxyAddRequest, ProxyListRequest, ProxyRemoveRequest } from './proxy.js';
+import { SessionInvokeRequest, SessionListRequest, SessionNewRequest, SessionRemoveRequest } from './session.js';
 import { ProcessListRequest, ProcessReceiveRequest, ProcessStartRequest, ProcessStopRequest, ProcessWaitRequest, ProcessWriteRequest } from './process.js';
 
 /** Every request method of protocol version 1. The module's calls are checked against this list. */
@@ -35,6 +37,10 @@ export const Methods = [
   ProxyAddRequest.method,
   ProxyListRequest.method,
   ProxyRemoveRequest.method,
+  SessionNewRequest.method,
+  SessionListRequest.method,
+  SessionRemoveRequest.method,
+  SessionInvokeRequest.method,
 ] as const;
 
 export type MethodName = (typeof Methods)[number];

@@ -18,6 +18,8 @@
         'Add-ProxyPolicy'
         'Connect-HostBroker'
         'Disconnect-HostBroker'
+        'Enter-HostSession'
+        'Exit-HostSession'
         'Get-HostChildItem'
         'Get-HostContent'
         'Get-HostCredentialSpec'
@@ -25,8 +27,12 @@
         'Get-HostNetwork'
         'Get-HostProcess'
         'Get-HostRoute'
+        'Get-HostSession'
         'Get-ProxyPolicy'
+        'Invoke-HostCommand'
+        'New-HostSession'
         'Receive-HostProcessOutput'
+        'Remove-HostSession'
         'Remove-ProxyPolicy'
         'Start-HostProcess'
         'Stop-HostProcess'
@@ -39,8 +45,8 @@
 
     PrivateData          = @{
         PSData = @{
-            Tags         = @('WinsHost', 'Containers', 'Windows', 'Linux', 'Broker', 'JSON-RPC', 'NamedPipe', 'Network', 'Files', 'gMSA', 'CredentialSpec', 'Process', 'Proxy', 'Sidecar', 'ServiceMesh', 'PSEdition_Desktop', 'PSEdition_Core')
-            ReleaseNotes = 'Initial release: broker connection, host information, host network adapters and routes, host files (Get-HostChildItem, Get-HostContent), gMSA credential specs (Get-HostCredentialSpec, Test-HostCredentialSpec), host processes (Start-HostProcess, Get-HostProcess, Wait-HostProcess, Receive-HostProcessOutput, Stop-HostProcess) and sidecar proxy policies (Add-ProxyPolicy, Get-ProxyPolicy, Remove-ProxyPolicy).'
+            Tags         = @('WinsHost', 'Containers', 'Windows', 'Linux', 'Broker', 'JSON-RPC', 'NamedPipe', 'Network', 'Files', 'gMSA', 'CredentialSpec', 'Process', 'Proxy', 'Session', 'Remoting', 'Sidecar', 'ServiceMesh', 'PSEdition_Desktop', 'PSEdition_Core')
+            ReleaseNotes = 'Initial release: broker connection, host information, host network adapters and routes, host files (Get-HostChildItem, Get-HostContent), gMSA credential specs (Get-HostCredentialSpec, Test-HostCredentialSpec), host processes (Start-HostProcess, Get-HostProcess, Wait-HostProcess, Receive-HostProcessOutput, Stop-HostProcess), sidecar proxy policies (Add-ProxyPolicy, Get-ProxyPolicy, Remove-ProxyPolicy) and restricted host sessions (New-HostSession, Get-HostSession, Remove-HostSession, Invoke-HostCommand, Enter-HostSession, Exit-HostSession).'
         }
     }
 }

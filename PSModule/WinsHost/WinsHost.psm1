@@ -9,6 +9,9 @@ $script:HostBrokerConnection = $null
 # process's output is complete: a character or line split between two receives still comes out whole.
 $script:HostProcessOutputStreams = @{}
 
+# Enter-HostSession's loop while it runs ({ SessionId, ExitRequested }); Exit-HostSession ends it.
+$script:HostSessionInteractive = $null
+
 # How long an implicit connection (a cmdlet without a prior Connect-HostBroker) waits for the broker.
 $script:HostBrokerDefaultTimeoutSec = 5
 

@@ -8,10 +8,12 @@ import { loadBuiltInPolicy } from './policy/default.js';
 import { loadPolicyFile, parsePolicy, PolicyError, type LoadedPolicy } from './policy/load.js';
 import { loadWinsConfigFile } from './policy/wins.js';
 import { currentPlatform } from './platform/index.js';
+import { FixtureError, fixturePlatform, loadFixtureFile, recordFixture, writeFixtureFile } from './platform/fixture.js';
 import { Broker } from './server/broker.js';
 import { isWindows } from './server/listener.js';
 import { installLinuxService, ServiceError, uninstallLinuxService } from './service/linux.js';
 import { installWindowsService, uninstallWindowsService } from './service/windows.js';
+import { runAsService, type ServiceLifecycle } from './service/windows-dispatcher.js';
 import { stringify } from 'yaml';
 
 // Both broker/src/cli.ts and the bundle dist/broker/cli.js sit two folders below package.json.
@@ -20,14 +22,19 @@ export const brokerVersion: string = (createRequire(import.meta.url)('../../pack
 const USAGE = `winshost-broker ${brokerVersion}: the WinsHost host broker
 
 Usage:
-  winshost-broker serve [--policy FILE] [--listen PATH] [--state-dir DIR] [--audit FILE|-] [--max-message-bytes N]
+  winshost-broker serve [--policy FILE] [--listen PATH] [--state-dir DIR] [--audit FILE|-] [--max-message-bytes N] [--service] [--fixture FILE]
   winshost-broker check-policy FILE
   winshost-broker check-policy --from-wins WINS_CONFIG [--out FILE]
   winshost-broker install-service [--root DIR] [--policy FILE] [--state-dir DIR] [--audit FILE] [--listen PATH]
   winshost-broker uninstall-service [--root DIR]
+  winshost-broker record-fixture [--out FILE]
   winshost-broker --version | --help
 
 serve         listen for callers; without --policy the built-in policy grants host and network reading only
+              --service: run under the Windows service control manager (install-service sets it)
+              --fixture: a test host from a JSON fixture instead of this one: its host facts, adapters and
+              routes, scripted programs (nothing is executed), proxy policies kept in memory; files and
+              credential specs stay real (for WinsHost.Testing's Start-WinsHostTestBroker)
 check-policy  validate a policy file and print every problem as file:line:column: message
               --from-wins: convert a rancher/wins config (white_list) to a policy, notes to stderr,
               the policy to stdout or --out FILE
@@ -35,6 +42,8 @@ install-service    run serve with these flags at boot: a systemd unit (Linux; wi
                    only <root>/etc/systemd/system/winshost-broker.service is written) or the Windows
                    service WinsHostBroker (auto start, restart on failure, event log source)
 uninstall-service  stop and remove it
+record-fixture     write this host's facts, adapters and routes as a fixture for serve --fixture
+                   (to stdout, or --out FILE); add scripted programs under "processes" by hand
 `;
 
 const defaultStateDir = isWindows ? join(process.env.ProgramData ?? 'C:\\ProgramData', 'WinsHost') : '/var/lib/winshost';
@@ -50,15 +59,32 @@ async function serve(args: string[]): Promise<number> {
       'state-dir': { type: 'string' },
       audit: { type: 'string' },
       'max-message-bytes': { type: 'string' },
+      fixture: { type: 'string' },
+      service: { type: 'boolean' },
     },
     strict: true,
   });
+  const { service, ...flags } = values;
+  if (service) {
+    if (!isWindows) throw new UsageError('--service is for the Windows service control manager; on Linux run serve under systemd (install-service)');
+    // The SCM is told the exit code main() gives the same failure.
+    return runAsService((lifecycle) => serveWith(flags, lifecycle), { exitCodeOf: (error) => (error instanceof UsageError ? 2 : error instanceof PolicyError || error instanceof FixtureError ? 1 : 70) });
+  }
+  return serveWith(flags);
+}
+
+type ServeFlags = { [flag in 'policy' | 'listen' | 'state-dir' | 'audit' | 'max-message-bytes' | 'fixture']?: string };
+
+/** `serve` itself; under the SCM `service` is told when the listeners are open and says when to stop. */
+async function serveWith(values: ServeFlags, service?: ServiceLifecycle): Promise<number> {
   let maxMessageBytes: number | undefined;
   if (values['max-message-bytes'] !== undefined) {
     maxMessageBytes = Number(values['max-message-bytes']);
     if (!Number.isInteger(maxMessageBytes) || maxMessageBytes < 1024) throw new UsageError('--max-message-bytes must be a whole number of at least 1024');
   }
   const loaded: LoadedPolicy = values.policy ? loadPolicyFile(values.policy) : loadBuiltInPolicy();
+  const fixtureFile = values.fixture;
+  const fixture = fixtureFile === undefined ? undefined : loadFixtureFile(fixtureFile);
   let audit: AuditLog;
   try {
     audit = AuditLog.open(values.audit ?? loaded.policy.audit?.path ?? '-');
@@ -68,7 +94,7 @@ async function serve(args: string[]): Promise<number> {
   }
   const broker = new Broker({
     policy: loaded,
-    platform: await currentPlatform(),
+    platform: fixture === undefined ? await currentPlatform() : fixturePlatform(fixture, await currentPlatform(), fixtureFile),
     audit,
     stateDir: values['state-dir'] ?? defaultStateDir,
     brokerVersion,
@@ -84,6 +110,8 @@ async function serve(args: string[]): Promise<number> {
     return 3;
   }
   printBanner(loaded.source, audit.target, listeners);
+  service?.running();
+  if (fixtureFile !== undefined) console.error(`  platform: fixture ${fixtureFile} (host ${fixture!.host.HostName}; scripted programs, proxy in memory)`);
   const policyFile = values.policy;
   // A bad edit must not take a running broker down or leave it without a policy: keep the old one and say why.
   const reload = () => {
@@ -109,6 +137,7 @@ async function serve(args: string[]): Promise<number> {
     const stop = () => resolve();
     process.once('SIGINT', stop);
     process.once('SIGTERM', stop);
+    void service?.stopRequested.then(stop);
   });
   process.off('SIGHUP', reload);
   await broker.stop();
@@ -199,6 +228,23 @@ async function installService(args: string[]): Promise<number> {
   return 0;
 }
 
+async function recordFixtureCommand(args: string[]): Promise<number> {
+  const { values } = parseArgs({ args, strict: true, options: { out: { type: 'string' } } });
+  const fixture = await recordFixture(await currentPlatform());
+  if (values.out === undefined) {
+    process.stdout.write(`${JSON.stringify(fixture, null, 2)}\n`);
+    return 0;
+  }
+  try {
+    writeFixtureFile(values.out, fixture);
+  } catch (error) {
+    console.error(`winshost-broker: cannot write ${values.out} (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`);
+    return 1;
+  }
+  console.error(`${values.out}: written (${fixture.network.adapters.length} adapter(s), ${fixture.network.routes.length} route(s))`);
+  return 0;
+}
+
 async function uninstallService(args: string[]): Promise<number> {
   const { values } = parseArgs({ args, strict: true, options: { root: { type: 'string' } } });
   if (isWindows && values.root !== undefined) throw new UsageError('--root is for Linux (systemd) only');
@@ -219,6 +265,8 @@ export async function main(argv: string[]): Promise<number> {
         return await installService(rest);
       case 'uninstall-service':
         return await uninstallService(rest);
+      case 'record-fixture':
+        return await recordFixtureCommand(rest);
       case '--version':
       case '-v':
         console.log(brokerVersion);
@@ -236,7 +284,7 @@ export async function main(argv: string[]): Promise<number> {
       console.error(`winshost-broker: ${error.message}`);
       return 1;
     }
-    if (error instanceof PolicyError) {
+    if (error instanceof PolicyError || error instanceof FixtureError) {
       console.error(error.message);
       return 1;
     }

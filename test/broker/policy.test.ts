@@ -79,6 +79,16 @@ describe('policy parsing', () => {
     assert.match(problem, /^p\.yaml:3:11: listeners\.0\.mode: /);
   });
 
+  it('checks session grants: programs need FileSystem, targets must exist, the session host by absolute path', () => {
+    const base = `listeners:\n  - name: l\n    profiles: [p]\nprofiles:\n  p:\n    sessions:\n`;
+    assert.ok(problems(`${base}      programs: [/usr/bin/ip]\n`).some((p) => /sessions\.programs: programs need the FileSystem provider/.test(p)));
+    assert.doesNotThrow(() => parsePolicy(`${base}      programs: [/usr/bin/ip]\n      providers: [FileSystem]\n`, 'p.yaml'));
+    assert.ok(problems(`${base}      targets: [host, web]\n`).some((p) => p.includes("target 'web' is neither 'host' nor defined under containers")));
+    assert.doesNotThrow(() => parsePolicy(`${base}      targets: [host, web]\ncontainers:\n  web: { netns: web }\n`, 'p.yaml'));
+    assert.ok(problems(`${base}      enabled: true\ncontainers:\n  web: { netns: web, pidFile: /run/web.pid }\n`).some((p) => p.includes('exactly one of netns, pidFile, cgroup or containerId')));
+    assert.ok(problems(`${base}      enabled: true\nsessionHost:\n  executable: pwsh\n`).some((p) => /sessionHost\.executable: must be an absolute path/.test(p)));
+  });
+
   it('rejects an empty document', () => {
     const [problem] = problems('');
     assert.match(problem, /^p\.yaml:1:1: /);

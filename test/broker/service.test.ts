@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { buildUnit, findOnPath, installLinuxService, quoteSystemdWord, ServiceError, uninstallLinuxService, UNIT_MARKER, unitPath, type CommandRunner } from '../../broker/src/service/linux.js';
-import { binPath, installPlan, installWindowsService, quoteWindowsArg, uninstallPlan, uninstallWindowsService } from '../../broker/src/service/windows.js';
+import { binPath, installPlan, installWindowsService, quoteWindowsArg, serviceCommand, uninstallPlan, uninstallWindowsService } from '../../broker/src/service/windows.js';
 
 const cli = fileURLToPath(new URL('../../broker/src/cli.ts', import.meta.url));
 const run = (...args: string[]) => spawnSync(process.execPath, ['--import', 'tsx', cli, ...args], { encoding: 'utf8' });
@@ -47,7 +47,7 @@ describe('systemd unit', () => {
       'ProtectKernelModules=yes',
       'ProtectKernelTunables=yes',
       'ProtectKernelLogs=yes',
-      'ProtectControlGroups=yes',
+      'Delegate=yes',
       'RestrictAddressFamilies=AF_UNIX AF_NETLINK AF_INET AF_INET6',
       'RestrictRealtime=yes',
       'RestrictSUIDSGID=yes',
@@ -136,10 +136,17 @@ describe('Windows service (argument lists)', () => {
     assert.equal(binPath(command), '"C:\\Program Files\\nodejs\\node.exe" C:\\winshost\\dist\\broker\\cli.js serve --policy C:\\ProgramData\\WinsHost\\policy.yaml --state-dir C:\\ProgramData\\WinsHost');
   });
 
+  it('runs serve --service, so the broker answers the service control manager', () => {
+    assert.deepEqual(serviceCommand(command), [node, 'C:\\winshost\\dist\\broker\\cli.js', 'serve', '--service', '--policy', 'C:\\ProgramData\\WinsHost\\policy.yaml', '--state-dir', 'C:\\ProgramData\\WinsHost']);
+    assert.deepEqual(serviceCommand(serviceCommand(command)), serviceCommand(command));
+    assert.throws(() => serviceCommand([node, 'cli.js']), /has no 'serve'/);
+  });
+
   it('install and uninstall plans are golden', () => {
     const key = 'HKLM\\SYSTEM\\CurrentControlSet\\Services\\EventLog\\Application\\WinsHostBroker';
+    const servicePath = '"C:\\Program Files\\nodejs\\node.exe" C:\\winshost\\dist\\broker\\cli.js serve --service --policy C:\\ProgramData\\WinsHost\\policy.yaml --state-dir C:\\ProgramData\\WinsHost';
     assert.deepEqual(installPlan(command, 'C:\\Windows'), [
-      { file: 'C:\\Windows\\System32\\sc.exe', args: ['create', 'WinsHostBroker', 'binPath=', binPath(command), 'start=', 'auto', 'DisplayName=', 'WinsHost broker'] },
+      { file: 'C:\\Windows\\System32\\sc.exe', args: ['create', 'WinsHostBroker', 'binPath=', servicePath, 'start=', 'auto', 'DisplayName=', 'WinsHost broker'] },
       { file: 'C:\\Windows\\System32\\sc.exe', args: ['failure', 'WinsHostBroker', 'reset=', '86400', 'actions=', 'restart/5000/restart/5000/restart/60000'] },
       { file: 'C:\\Windows\\System32\\sc.exe', args: ['description', 'WinsHostBroker', 'WinsHost: least-privilege host access for containers (JSON-RPC on \\\\.\\pipe\\winshost, default-deny policy, audit log).'] },
       { file: 'C:\\Windows\\System32\\reg.exe', args: ['add', key, '/v', 'EventMessageFile', '/t', 'REG_EXPAND_SZ', '/d', '%SystemRoot%\\Microsoft.NET\\Framework64\\v4.0.30319\\EventLogMessages.dll', '/f'] },
@@ -164,7 +171,7 @@ describe('Windows service (argument lists)', () => {
     });
     for (const call of calls) assert.ok(Array.isArray(call.args) && (call.args as unknown[]).every((arg) => typeof arg === 'string'));
     assert.deepEqual(calls.map((call) => (call.args as string[])[0]), ['create', 'config', 'failure', 'description', 'add', 'add']);
-    assert.equal((calls[1].args as string[])[3], binPath(command));
+    assert.equal((calls[1].args as string[])[3], binPath(serviceCommand(command)));
   });
 
   it('maps sc.exe errors to clear messages', async () => {

@@ -11,6 +11,7 @@ import { linuxProcesses } from '../../broker/src/platform/linux/processes.js';
 import { linuxProxy } from '../../broker/src/platform/linux/proxy.js';
 import { Broker } from '../../broker/src/server/broker.js';
 import type { NetworkAdapter, NetworkRoute } from '../../typings/index.js';
+import { fakeSessions } from './support/fake-sessions.js';
 
 export const fakeAdapters: NetworkAdapter[] = [
   {
@@ -63,6 +64,7 @@ export function fakePlatform(overrides: Partial<HostPlatform['network']> = {}): 
     files: linuxFiles,
     processes: linuxProcesses,
     proxy: linuxProxy,
+    sessions: fakeSessions(),
     credentialSpecs: {
       defaultDirectory: null,
       async readRegistrySpec(name) {
@@ -226,8 +228,8 @@ export class RawPeer {
   }
 
   /** The next response with this id (null for errors that could not name one). */
-  async response(id: number | string | null): Promise<Record<string, any>> {
-    await this.until(() => this.messages.some((m) => m.id === id), `a response with id ${JSON.stringify(id)}`);
+  async response(id: number | string | null, timeoutMs?: number): Promise<Record<string, any>> {
+    await this.until(() => this.messages.some((m) => m.id === id), `a response with id ${JSON.stringify(id)}`, timeoutMs);
     const index = this.messages.findIndex((m) => m.id === id);
     return this.messages.splice(index, 1)[0] as Record<string, any>;
   }

@@ -60,6 +60,10 @@ const corpus: Record<string, unknown> = {
   'proxy/list': {},
   'proxy/add': { policy: { OutboundProxyPort: 15001 } },
   'proxy/remove': { all: true },
+  'session/new': { name: 'fuzz' },
+  'session/list': {},
+  'session/remove': { sessionId: 's-00000000' },
+  'session/invoke': { script: 'emit 2' },
 };
 const missing = Methods.filter((method) => !(method in corpus));
 if (missing.length) throw new Error(`the fuzz corpus has no message for ${missing.join(', ')}`);
@@ -171,7 +175,7 @@ class Peer {
     });
     const peer = new Peer(socket);
     const init = await peer.request({ jsonrpc: '2.0', id: 'init', method: 'initialize', params: corpus.initialize });
-    if (!init || !('result' in init)) throw new Error('initialize failed');
+    if (!init || !('result' in init)) throw new Error(`initialize failed: ${JSON.stringify(init)}`);
     return peer;
   }
 
@@ -202,9 +206,13 @@ function rss(pid: number): number {
 }
 
 async function main(): Promise<number> {
+  // Sessions are granted, served by the protocol-speaking stand-in that starts in milliseconds: thousands of
+  // fuzzed session requests must not start thousands of PowerShells.
+  const sessionHost = join(dir, 'session-host');
+  writeFileSync(sessionHost, `#!/bin/sh\nexec '${process.execPath}' '${join(repo, 'test', 'broker', 'support', 'fake-session-host.mjs')}' "$@"\n`, { mode: 0o755 });
   writeFileSync(
     join(dir, 'policy.yaml'),
-    `listeners:\n  - name: fuzz\n    profiles: [fuzz]\nprofiles:\n  fuzz:\n    host: { read: true }\n    network: { read: true }\n    files:\n      roots:\n        - path: ${join(dir, 'logs')}\n    credentialSpecs:\n      directory: ${dir}\n      allow: ['raw://']\n`,
+    `listeners:\n  - name: fuzz\n    profiles: [fuzz]\nprofiles:\n  fuzz:\n    host: { read: true }\n    network: { read: true }\n    files:\n      roots:\n        - path: ${join(dir, 'logs')}\n    credentialSpecs:\n      directory: ${dir}\n      allow: ['raw://']\n    sessions:\n      languageMode: NoLanguage\n      commands: [Get-Date]\n      invocationTimeoutSeconds: 2\n    limits: { sessions: 4 }\nsessionHost:\n  executable: ${sessionHost}\n  warm: 1\n`,
   );
   const socketPath = join(dir, 'b.sock');
   const broker: ChildProcess = spawn(process.execPath, [join(repo, 'dist', 'broker', 'cli.js'), 'serve', '--policy', join(dir, 'policy.yaml'), '--listen', socketPath, '--state-dir', join(dir, 'state'), '--audit', join(dir, 'audit.log')], {
@@ -246,7 +254,12 @@ async function main(): Promise<number> {
             else if (answer === undefined) {
               if (fuzzCase.wellFramed) failures.push(`case ${id}: a well-framed message closed the connection: ${fuzzCase.bytes.subarray(0, 200).toString('latin1')}`);
               closedByBroker++;
-              peers[index] = peer = await Peer.open(socketPath);
+              const reopened = await Peer.open(socketPath).catch((error: Error) => error);
+              if (reopened instanceof Error) {
+                failures.push(`case ${id}: reconnecting after a closed connection failed: ${reopened.message}; broker log: ${brokerLog.slice(-500)}`);
+                return;
+              }
+              peers[index] = peer = reopened;
             } else if (!('result' in answer)) failures.push(`case ${id}: the sentinel got ${JSON.stringify(answer).slice(0, 200)}`);
           }
         }),

@@ -16,7 +16,7 @@ BeforeAll {
     $script:adaptersJson = @'
 {"adapters":[
  {"InterfaceIndex":1,"GatewayAddress":null,"SubnetCIDR":"127.0.0.0/8","HostName":"h","AddressCIDR":"127.0.0.1/8","Name":"lo",
-  "Description":"loopback","MacAddress":null,"Mtu":65536,"Status":"Up","Type":"loopback","IsDefault":false,
+  "Description":"loopback","MacAddress":null,"Mtu":4294967295,"Status":"Up","Type":"loopback","IsDefault":false,
   "IPv4Addresses":[{"Address":"127.0.0.1","PrefixLength":8,"AddressCIDR":"127.0.0.1/8","SubnetCIDR":"127.0.0.0/8"}],
   "IPv6Addresses":[{"Address":"::1","PrefixLength":128,"AddressCIDR":"::1/128","SubnetCIDR":"::1/128","Scope":"host"}],
   "IPv6GatewayAddress":null},
@@ -110,11 +110,15 @@ Describe 'Get-HostNetwork' {
     It 'gives numbers and booleans their types' {
         $default = Get-HostNetwork
         $default.InterfaceIndex | Should -BeOfType [int]
-        $default.Mtu | Should -BeOfType [int]
+        $default.Mtu | Should -BeOfType [long]
         $default.IsDefault | Should -BeOfType [bool]
         $default.IPv4Addresses[0].PrefixLength | Should -BeOfType [int]
         $default.GatewayAddress | Should -Be '10.170.0.1'
         $default.MacAddress | Should -Be '00:15:5d:01:02:03'
+    }
+
+    It "keeps an MTU beyond Int32, as Windows reports for its loopback adapter" {
+        (Get-HostNetwork -All | Where-Object Type -EQ 'loopback').Mtu | Should -Be 4294967295
     }
 
     It 'selects by -Name with wildcards, case-insensitively' {

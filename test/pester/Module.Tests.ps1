@@ -9,10 +9,25 @@ BeforeDiscovery {
     $moduleFiles = @(Get-ChildItem -LiteralPath $moduleRoot -Recurse -File |
             Where-Object { $_.Extension -in '.ps1', '.psm1', '.psd1' } |
             ForEach-Object { @{ Path = $_.FullName; Name = $_.FullName.Substring($moduleRoot.Length + 1) } })
+    # Scripts outside the module that Windows PowerShell 5.1 runs too: build.ps1 and the Windows verification.
+    $repoRoot = (Resolve-Path -LiteralPath (Join-Path -Path $PSScriptRoot -ChildPath '../..')).ProviderPath
+    $repoScripts = @(@(Get-Item -LiteralPath (Join-Path -Path $repoRoot -ChildPath 'build.ps1')) + @(Get-ChildItem -LiteralPath (Join-Path -Path $repoRoot -ChildPath 'test/windows') -Filter '*.ps1' -File) |
+            ForEach-Object { @{ Path = $_.FullName; Name = $_.FullName.Substring($repoRoot.Length + 1) } })
     $allModuleFiles = @(Get-ChildItem -LiteralPath $moduleRoot -Recurse -File |
             ForEach-Object { @{ Path = $_.FullName; Name = $_.FullName.Substring($moduleRoot.Length + 1) } })
+    # WinsHost.Testing runs in users' Pester suites, on Windows PowerShell 5.1 too: same syntax and encoding rules.
+    $testingRoot = (Resolve-Path -LiteralPath (Join-Path -Path $PSScriptRoot -ChildPath '../../PSModule/WinsHost.Testing')).ProviderPath
+    $moduleFiles += @(Get-ChildItem -LiteralPath $testingRoot -Recurse -File |
+            Where-Object { $_.Extension -in '.ps1', '.psm1', '.psd1' } |
+            ForEach-Object { @{ Path = $_.FullName; Name = 'WinsHost.Testing/' + $_.FullName.Substring($testingRoot.Length + 1) } })
+    $allModuleFiles += @(Get-ChildItem -LiteralPath $testingRoot -Recurse -File |
+            ForEach-Object { @{ Path = $_.FullName; Name = 'WinsHost.Testing/' + $_.FullName.Substring($testingRoot.Length + 1) } })
     # Public functions whose output is not a WinsHost object, with their first [OutputType()] (System.Void: none).
-    $plainOutputTypes = @{ 'Get-HostContent' = 'System.String'; 'Receive-HostProcessOutput' = 'System.String'; 'Remove-ProxyPolicy' = 'System.Void' }
+    # Invoke-HostCommand writes whatever the remote command wrote (deserialized), as Invoke-Command does.
+    $plainOutputTypes = @{
+        'Get-HostContent' = 'System.String'; 'Receive-HostProcessOutput' = 'System.String'; 'Remove-ProxyPolicy' = 'System.Void'
+        'Invoke-HostCommand' = 'System.Management.Automation.PSObject'; 'Enter-HostSession' = 'System.Void'; 'Exit-HostSession' = 'System.Void'
+    }
     $publicFunctions = @(Get-ChildItem -LiteralPath (Join-Path $moduleRoot 'Public') -Filter '*.ps1' -File |
             ForEach-Object { @{ Name = $_.BaseName; Path = $_.FullName; PlainOutputType = $plainOutputTypes[$_.BaseName] } })
     $errorCases = @(Get-TypingsErrorTable | ForEach-Object { @{ Name = $_.Name; Code = $_.Code; Category = $_.Category } })
@@ -257,7 +272,10 @@ Describe 'Public function <Name>' -ForEach $publicFunctions {
 
     It 'is an advanced function with an OutputType and a -Pipe parameter' {
         $command.CmdletBinding | Should -BeTrue
-        $command.Parameters.Keys | Should -Contain 'Pipe'
+        # Exit-HostSession only ends Enter-HostSession's loop; it talks to no broker.
+        if ($Name -ne 'Exit-HostSession') {
+            $command.Parameters.Keys | Should -Contain 'Pipe'
+        }
         if ($Name -ne 'Disconnect-HostBroker') {
             $outputTypes = @($command.OutputType.Name)
             $outputTypes.Count | Should -BeGreaterOrEqual 1
@@ -333,7 +351,14 @@ function k { process { } clean { } }
         Find-Ps7OnlySyntax -Ast $ast | Should -BeNullOrEmpty
     }
 
-    It '<Name> is ASCII or has a UTF-8 BOM' -ForEach $allModuleFiles {
+    It '<Name> (repository script) parses without errors and uses no PowerShell 7-only syntax' -ForEach $repoScripts {
+        $errors = $null
+        $ast = [System.Management.Automation.Language.Parser]::ParseFile($Path, [ref]$null, [ref]$errors)
+        $errors | Should -BeNullOrEmpty
+        Find-Ps7OnlySyntax -Ast $ast | Should -BeNullOrEmpty
+    }
+
+    It '<Name> is ASCII or has a UTF-8 BOM' -ForEach ($allModuleFiles + $repoScripts) {
         # Windows PowerShell 5.1 reads BOM-less files in the ANSI code page, which mangles any non-ASCII text.
         $bytes = [System.IO.File]::ReadAllBytes($Path)
         $hasBom = $bytes.Length -ge 3 -and $bytes[0] -eq 0xEF -and $bytes[1] -eq 0xBB -and $bytes[2] -eq 0xBF

@@ -40,7 +40,9 @@ function ConvertTo-HostNetworkAdapter {
             'IPv4Addresses'
             'IPv6Addresses'
             'IPv6GatewayAddress'
-        ) -Integer @('InterfaceIndex', 'Mtu') -Boolean @('IsDefault') -Transform @{
+        ) -Integer @('InterfaceIndex') -Boolean @('IsDefault') -Transform @{
+            # A ULONG on Windows, where the loopback adapter reports 4294967295: too big for Int32.
+            Mtu = { param($value) if ($null -ne $value) { [long]$value } }
             IPv4Addresses = { param($list) & $addresses $list $ipv4Properties }.GetNewClosure()
             IPv6Addresses = { param($list) & $addresses $list $ipv6Properties }.GetNewClosure()
         }

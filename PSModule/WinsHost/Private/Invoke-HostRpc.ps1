@@ -12,7 +12,9 @@ function Invoke-HostRpc {
 
     Errors are thrown as exceptions tagged for New-HostBrokerErrorRecord: ConnectionError, ProtocolError, or
     the JSON-RPC error's name (PolicyDenied, NotFound, ...). Notifications that arrive before the response go
-    to -OnNotification; see Receive-HostRpcResponse.
+    to -OnNotification; see Receive-HostRpcResponse, which also explains -OnWait and -KeepOpen. -Request, a
+    hashtable, receives the Connection and Id of the request once it is sent (and Answered once answered), so
+    that a caller can cancel a request whose wait it abandoned (Stop-HostRpcRequest).
     #>
     [CmdletBinding()]
     [OutputType([psobject])]
@@ -27,10 +29,27 @@ function Invoke-HostRpc {
 
         [AllowNull()]
         [AllowEmptyString()]
-        [string] $Pipe
+        [string] $Pipe,
+
+        [scriptblock] $OnWait,
+
+        [switch] $KeepOpen,
+
+        [System.Collections.IDictionary] $Request
     )
 
     $connection = Get-HostRpcConnection -Pipe $Pipe
+    # Filled before the send (with the id it will take), so that a stop between the send and the wait still
+    # leaves the caller what it needs to cancel.
+    $remember = {
+        if ($null -ne $Request) {
+            $Request['Connection'] = $connection
+            $Request['Id'] = [long]$connection.NextId
+            $Request['Method'] = $Method
+            $Request['Answered'] = $false
+        }
+    }
+    . $remember
     try {
         $id = Send-HostRpcRequest -Connection $connection -Method $Method -Params $Params
     }
@@ -43,6 +62,7 @@ function Invoke-HostRpc {
         Close-HostRpcConnection -Connection $connection
         # Without -Pipe this reopens the connection just closed: same endpoint, same timeout.
         $connection = Get-HostRpcConnection
+        . $remember
         $id = Send-HostRpcRequest -Connection $connection -Method $Method -Params $Params
     }
 
@@ -50,9 +70,16 @@ function Invoke-HostRpc {
         Connection = $connection
         Id         = $id
         Method     = $Method
+        KeepOpen   = $KeepOpen
     }
     if ($OnNotification) {
         $receive['OnNotification'] = $OnNotification
+    }
+    if ($OnWait) {
+        $receive['OnWait'] = $OnWait
+    }
+    if ($null -ne $Request) {
+        $receive['Request'] = $Request
     }
     $result = Receive-HostRpcResponse @receive
     , $result

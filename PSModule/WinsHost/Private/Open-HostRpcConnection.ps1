@@ -30,7 +30,25 @@ function Open-HostRpcConnection {
     $stream = $null
     try {
         # Asynchronous so that reads can be abandoned (Ctrl+C) and cancelled by Dispose; see Read-HostRpcStream.
-        $stream = New-Object System.IO.Pipes.NamedPipeClientStream $Endpoint.ServerName, $Endpoint.PipeName, ([System.IO.Pipes.PipeDirection]::InOut), ([System.IO.Pipes.PipeOptions]::Asynchronous)
+        # A Windows pipe grants callers read and write without FILE_CREATE_PIPE_INSTANCE (so no caller can
+        # serve rogue instances); PipeDirection.InOut asks for GENERIC_WRITE, which includes that right and is
+        # refused. Ask for exactly read/write where .NET can (Framework, .NET 9+); .NET 8 cannot, and there
+        # only accounts with full access (Administrators, SYSTEM) connect.
+        $rightsConstructor = $null
+        if (-not $Endpoint.IsUnixSocket) {
+            $rightsConstructor = [System.IO.Pipes.NamedPipeClientStream].GetConstructor([type[]]@(
+                    [string], [string], [System.IO.Pipes.PipeAccessRights], [System.IO.Pipes.PipeOptions],
+                    [System.Security.Principal.TokenImpersonationLevel], [System.IO.HandleInheritability]))
+        }
+        if ($null -ne $rightsConstructor) {
+            $rights = [System.IO.Pipes.PipeAccessRights]'ReadData, WriteData, ReadAttributes, ReadExtendedAttributes, WriteAttributes, WriteExtendedAttributes, ReadPermissions, Synchronize'
+            $stream = $rightsConstructor.Invoke(@($Endpoint.ServerName, $Endpoint.PipeName, $rights,
+                    [System.IO.Pipes.PipeOptions]::Asynchronous, [System.Security.Principal.TokenImpersonationLevel]::Identification,
+                    [System.IO.HandleInheritability]::None))
+        }
+        else {
+            $stream = New-Object System.IO.Pipes.NamedPipeClientStream $Endpoint.ServerName, $Endpoint.PipeName, ([System.IO.Pipes.PipeDirection]::InOut), ([System.IO.Pipes.PipeOptions]::Asynchronous)
+        }
         $stream.Connect($TimeoutSec * 1000)
     }
     catch {
@@ -62,6 +80,10 @@ function Open-HostRpcConnection {
         Buffer          = [byte[]]::new(65536)
         BufferOffset    = 0
         BufferCount     = 0
+        # A read and a message body in progress, kept across an abandoned wait (see Read-HostRpcStream).
+        PendingRead     = $null
+        PartialBody     = $null
+        PartialHave     = 0
         ConnectedAt     = [datetime]::Now
         ServerInfo      = $null
         ProtocolVersion = $null

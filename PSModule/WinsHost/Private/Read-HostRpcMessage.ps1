@@ -25,7 +25,10 @@ function Read-HostRpcMessage {
         [Parameter(Mandatory)]
         [string] $Method,
 
-        [datetime] $Deadline = [datetime]::MaxValue
+        [datetime] $Deadline = [datetime]::MaxValue,
+
+        # Called about every 100 ms while waiting for bytes; see Read-HostRpcStream.
+        [scriptblock] $OnWait
     )
 
     $maxHeaderBytes = 8192
@@ -52,87 +55,84 @@ function Read-HostRpcMessage {
         New-HostBrokerConnectionException -Endpoint $Connection.Endpoint -Activity "The connection to the WinsHost broker was lost while waiting for the response to '$Method'" -Reason $Reason
     }
 
-    # Header block.
-    $headerEnd = -1
-    while ($true) {
-        if ($Connection.BufferCount -gt 0) {
-            # ASCII decoding maps every byte to one char, so string indexes are byte offsets.
-            $scan = [System.Math]::Min($Connection.BufferCount, $maxHeaderBytes)
-            $text = [System.Text.Encoding]::ASCII.GetString($Connection.Buffer, $Connection.BufferOffset, $scan)
-            $headerEnd = $text.IndexOf($terminator, [System.StringComparison]::Ordinal)
-            if ($headerEnd -ge 0) {
-                break
-            }
-        }
-        if ($Connection.BufferCount -ge $maxHeaderBytes) {
-            throw (& $protocolError "the header block is longer than $maxHeaderBytes bytes")
-        }
-        # Keep the unread bytes at the start of the buffer so a header always fits behind them.
-        if ($Connection.BufferOffset -gt 0) {
+    # A message whose body was being read when a stop abandoned the previous call continues where it was.
+    if ($null -eq $Connection.PartialBody) {
+        # Header block.
+        $headerEnd = -1
+        while ($true) {
             if ($Connection.BufferCount -gt 0) {
-                [System.Array]::Copy($Connection.Buffer, $Connection.BufferOffset, $Connection.Buffer, 0, $Connection.BufferCount)
+                # ASCII decoding maps every byte to one char, so string indexes are byte offsets.
+                $scan = [System.Math]::Min($Connection.BufferCount, $maxHeaderBytes)
+                $text = [System.Text.Encoding]::ASCII.GetString($Connection.Buffer, $Connection.BufferOffset, $scan)
+                $headerEnd = $text.IndexOf($terminator, [System.StringComparison]::Ordinal)
+                if ($headerEnd -ge 0) {
+                    break
+                }
             }
-            $Connection.BufferOffset = 0
-        }
-        $free = $Connection.Buffer.Length - $Connection.BufferCount
-        $read = Read-HostRpcStream -Connection $Connection -Buffer $Connection.Buffer -Offset $Connection.BufferCount -Count $free -Method $Method -Deadline $Deadline
-        if ($read -le 0) {
-            if ($Connection.BufferCount -gt 0) {
-                throw (& $lostError 'the broker closed the connection in the middle of a message')
+            if ($Connection.BufferCount -ge $maxHeaderBytes) {
+                throw (& $protocolError "the header block is longer than $maxHeaderBytes bytes")
             }
-            throw (& $lostError 'the broker closed the connection')
+            $read = Read-HostRpcStream -Connection $Connection -Method $Method -Deadline $Deadline -OnWait $OnWait
+            if ($read -le 0) {
+                if ($Connection.BufferCount -gt 0) {
+                    throw (& $lostError 'the broker closed the connection in the middle of a message')
+                }
+                throw (& $lostError 'the broker closed the connection')
+            }
         }
-        $Connection.BufferCount += $read
+
+        $contentLength = -1
+        foreach ($line in ($text.Substring(0, $headerEnd) -split "`r`n")) {
+            if ($line -notmatch '^([A-Za-z0-9-]+):[ \t]*(.*?)[ \t]*$') {
+                throw (& $protocolError "malformed header line '$line'")
+            }
+            $name = $Matches[1]
+            $value = $Matches[2]
+            if ($name -eq 'Content-Length') {
+                if ($contentLength -ge 0) {
+                    throw (& $protocolError 'Content-Length appears twice')
+                }
+                if ($value -cnotmatch '^[0-9]{1,10}$') {
+                    throw (& $protocolError "Content-Length '$value' is not a decimal number")
+                }
+                $length = [long]$value
+                if ($length -gt $maxMessageBytes) {
+                    throw (& $protocolError "Content-Length $length exceeds $maxMessageBytes bytes")
+                }
+                $contentLength = [int]$length
+            }
+            elseif ($name -ne 'Content-Type') {
+                throw (& $protocolError "unexpected header '$name'")
+            }
+        }
+        if ($contentLength -lt 0) {
+            throw (& $protocolError 'the Content-Length header is missing')
+        }
+        $newBody = New-Object byte[] $contentLength
+        # Plain statements only from here to the end of the block, so a stop cannot leave the header consumed
+        # without the body being remembered (see Read-HostRpcStream).
+        $Connection.PartialHave = 0
+        $Connection.BufferOffset += $headerEnd + $terminator.Length
+        $Connection.BufferCount -= $headerEnd + $terminator.Length
+        $Connection.PartialBody = $newBody
     }
 
-    $contentLength = -1
-    foreach ($line in ($text.Substring(0, $headerEnd) -split "`r`n")) {
-        if ($line -notmatch '^([A-Za-z0-9-]+):[ \t]*(.*?)[ \t]*$') {
-            throw (& $protocolError "malformed header line '$line'")
-        }
-        $name = $Matches[1]
-        $value = $Matches[2]
-        if ($name -eq 'Content-Length') {
-            if ($contentLength -ge 0) {
-                throw (& $protocolError 'Content-Length appears twice')
+    # Body: copied out of the buffer, which Read-HostRpcStream refills, never past the body's end.
+    while ($Connection.PartialHave -lt $Connection.PartialBody.Length) {
+        if ($Connection.BufferCount -eq 0) {
+            $read = Read-HostRpcStream -Connection $Connection -Method $Method -Deadline $Deadline -OnWait $OnWait
+            if ($read -le 0) {
+                throw (& $lostError ('the broker closed the connection after {0} of {1} body bytes' -f $Connection.PartialHave, $Connection.PartialBody.Length))
             }
-            if ($value -cnotmatch '^[0-9]{1,10}$') {
-                throw (& $protocolError "Content-Length '$value' is not a decimal number")
-            }
-            $length = [long]$value
-            if ($length -gt $maxMessageBytes) {
-                throw (& $protocolError "Content-Length $length exceeds $maxMessageBytes bytes")
-            }
-            $contentLength = [int]$length
+            continue
         }
-        elseif ($name -ne 'Content-Type') {
-            throw (& $protocolError "unexpected header '$name'")
-        }
+        $take = [System.Math]::Min($Connection.BufferCount, $Connection.PartialBody.Length - $Connection.PartialHave)
+        [System.Array]::Copy($Connection.Buffer, $Connection.BufferOffset, $Connection.PartialBody, $Connection.PartialHave, $take)
+        $Connection.PartialHave += $take
+        $Connection.BufferOffset += $take
+        $Connection.BufferCount -= $take
     }
-    if ($contentLength -lt 0) {
-        throw (& $protocolError 'the Content-Length header is missing')
-    }
-    $Connection.BufferOffset += $headerEnd + $terminator.Length
-    $Connection.BufferCount -= $headerEnd + $terminator.Length
-
-    # Body: what is buffered first, then straight from the stream into the body array, never past its end.
-    $body = New-Object byte[] $contentLength
-    $have = [System.Math]::Min($Connection.BufferCount, $contentLength)
-    if ($have -gt 0) {
-        [System.Array]::Copy($Connection.Buffer, $Connection.BufferOffset, $body, 0, $have)
-        $Connection.BufferOffset += $have
-        $Connection.BufferCount -= $have
-    }
-    if ($Connection.BufferCount -eq 0) {
-        $Connection.BufferOffset = 0
-    }
-    while ($have -lt $contentLength) {
-        $read = Read-HostRpcStream -Connection $Connection -Buffer $body -Offset $have -Count ($contentLength - $have) -Method $Method -Deadline $Deadline
-        if ($read -le 0) {
-            throw (& $lostError ('the broker closed the connection after {0} of {1} body bytes' -f $have, $contentLength))
-        }
-        $have += $read
-    }
+    $body = $Connection.PartialBody
 
     try {
         $strictUtf8 = New-Object System.Text.UTF8Encoding $false, $true
@@ -156,5 +156,7 @@ function Read-HostRpcMessage {
     if ($null -eq $version -or [string]$version.Value -cne '2.0') {
         throw (& $protocolError 'the message is not JSON-RPC 2.0')
     }
+    # Forgotten only now: a stop during decoding leaves the whole body to be parsed again by the next call.
+    $Connection.PartialBody = $null
     $message
 }

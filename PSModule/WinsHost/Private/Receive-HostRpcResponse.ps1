@@ -14,7 +14,12 @@ function Receive-HostRpcResponse {
 
     If the wait ends without the response - Ctrl+C, a broken stream, a framing error, a callback that throws -
     the connection is closed: the rest of that response would otherwise be read as the answer to the next
-    request.
+    request. With -KeepOpen it stays open unless the stream itself failed (ConnectionError, ProtocolError): the
+    caller then owes the connection the end of that request, by cancelling it and calling this function again
+    for the same id (Stop-HostRpcRequest), or closes it.
+
+    -OnWait is called about every 100 ms while no bytes arrive (see Read-HostRpcStream). -Request, a hashtable,
+    gets Answered = $true once the response (a result or an error) was read.
     #>
     [CmdletBinding()]
     [OutputType([psobject])]
@@ -30,13 +35,20 @@ function Receive-HostRpcResponse {
 
         [scriptblock] $OnNotification,
 
-        [datetime] $Deadline = [datetime]::MaxValue
+        [datetime] $Deadline = [datetime]::MaxValue,
+
+        [scriptblock] $OnWait,
+
+        [switch] $KeepOpen,
+
+        [System.Collections.IDictionary] $Request
     )
 
     $completed = $false
+    $streamFailed = $false
     try {
         while ($true) {
-            $message = Read-HostRpcMessage -Connection $Connection -Method $Method -Deadline $Deadline
+            $message = Read-HostRpcMessage -Connection $Connection -Method $Method -Deadline $Deadline -OnWait $OnWait
             $properties = $message.PSObject.Properties
             $methodProperty = $properties['method']
             $idProperty = $properties['id']
@@ -83,6 +95,9 @@ function Receive-HostRpcResponse {
             }
 
             $completed = $true
+            if ($null -ne $Request) {
+                $Request['Answered'] = $true
+            }
             if ($null -ne $errorProperty -and $null -ne $errorProperty.Value) {
                 throw (New-HostRpcErrorException -Method $Method -RpcError $errorProperty.Value -Pipe $Connection.Endpoint.Pipe)
             }
@@ -96,8 +111,17 @@ function Receive-HostRpcResponse {
             return , $resultProperty.Value
         }
     }
+    catch {
+        # A stop (PipelineStoppedException) never reaches a catch block; what does is either the stream
+        # failing, after which nothing on it can be trusted, or a callback's own error.
+        $failure = Get-HostBrokerInnerException -Exception $_.Exception
+        if ($failure.Data.Contains('WinsHost.ErrorId') -and @('ConnectionError', 'ProtocolError') -contains [string]$failure.Data['WinsHost.ErrorId']) {
+            $streamFailed = $true
+        }
+        throw
+    }
     finally {
-        if (-not $completed) {
+        if (-not $completed -and (-not $KeepOpen -or $streamFailed)) {
             Close-HostRpcConnection -Connection $Connection
         }
     }

@@ -57,6 +57,8 @@ interface RegistryEntry {
   startTime: string;
   owner: { uid: number | undefined; profile: string; listener: string };
   outputFiles?: { stdout: string; stderr: string };
+  /** Linux: the cgroup holding the whole tree, so a restarted broker ends descendants that left the group. */
+  cgroup?: string;
 }
 
 class ManagedProcess {
@@ -90,12 +92,16 @@ class ManagedProcess {
 
 /**
  * Every process the broker started, tied to its caller: piped output buffered (bounded) or streamed with
- * back-pressure to one subscriber, whole-tree stops, and a registry in the state directory (temp file,
+ * back-pressure to one subscriber, whole-tree stops (a cgroup per process on Linux where the host allows
+ * it, else its process group), and a registry in the state directory (temp file,
  * fsync, rename) from which a restarted broker stops the children of its previous run and re-adopts the
  * detached ones.
  */
 export class ProcessManager {
   private readonly processes = new Map<number, ManagedProcess>();
+  /** Starts in flight per connection, and connections that closed while one was: see `start`. */
+  private readonly startingByConnection = new Map<number, number>();
+  private readonly abandonedConnections = new Set<number>();
   private readonly registryPath: string;
   private readonly outputDir: string;
   private pollTimer: NodeJS.Timeout | undefined;
@@ -120,6 +126,8 @@ export class ProcessManager {
     }
     let stopped = 0;
     let adopted = 0;
+    const containment = this.platform.containment?.();
+    if (containment) this.log(`started processes are held together by ${containment}`);
     for (const entry of entries) {
       const alive = (await this.platform.instanceOf(entry.pid)) === entry.instance;
       if (alive && entry.detached) {
@@ -129,8 +137,11 @@ export class ProcessManager {
         continue;
       }
       if (alive) {
-        await this.platform.stopOrphanTree(entry.pid, entry.instance, 2000);
+        await this.platform.stopOrphanTree(entry.pid, entry.instance, 2000, entry.cgroup);
         stopped++;
+      } else if (entry.cgroup) {
+        // Its first process ended while no broker ran; what it left in its cgroup ends too.
+        await this.platform.stopOrphanTree(entry.pid, entry.instance, 0, entry.cgroup);
       }
       await this.closePorts(entry);
     }
@@ -165,9 +176,33 @@ export class ProcessManager {
     details: { exposes: ExposedPort[]; rule: string; owner: ProcessOwner; subscriber?: OutputSubscriber },
   ): Promise<HostProcessInfo> {
     const portOwner = `${details.owner.profile}-${Date.now().toString(36)}${Math.random().toString(36).slice(2, 8)}`;
+    const outputFiles = launch.detach ? { stdout: join(this.outputDir, `${portOwner}.out`), stderr: join(this.outputDir, `${portOwner}.err`) } : undefined;
+    const connectionId = details.owner.connectionId;
+    if (connectionId !== undefined) this.startingByConnection.set(connectionId, (this.startingByConnection.get(connectionId) ?? 0) + 1);
+    try {
+      return await this.launchAndRegister(launch, outputFiles, portOwner, details);
+    } finally {
+      if (connectionId !== undefined) {
+        const left = (this.startingByConnection.get(connectionId) ?? 1) - 1;
+        if (left > 0) this.startingByConnection.set(connectionId, left);
+        else this.startingByConnection.delete(connectionId);
+        // The caller went away while the program was starting: what connectionClosed would have done.
+        if (this.abandonedConnections.has(connectionId)) {
+          if (left <= 0) this.abandonedConnections.delete(connectionId);
+          await this.connectionClosed(connectionId);
+        }
+      }
+    }
+  }
+
+  private async launchAndRegister(
+    launch: Omit<ProcessLaunch, 'outputFiles'>,
+    outputFiles: ProcessLaunch['outputFiles'],
+    portOwner: string,
+    details: { exposes: ExposedPort[]; rule: string; owner: ProcessOwner; subscriber?: OutputSubscriber },
+  ): Promise<HostProcessInfo> {
     const ports = details.exposes.map(parsePort);
     const opened: PortGrant[] = [];
-    const outputFiles = launch.detach ? { stdout: join(this.outputDir, `${portOwner}.out`), stderr: join(this.outputDir, `${portOwner}.err`) } : undefined;
     // Events can come before launch resolves; they wait here until the process is registered.
     let managed: ManagedProcess | undefined;
     const early: (() => void)[] = [];
@@ -202,6 +237,7 @@ export class ProcessManager {
       startTime: new Date().toISOString(),
       owner: { uid: details.owner.uid, profile: details.owner.profile, listener: details.owner.listener },
       outputFiles,
+      ...(launched.cgroup ? { cgroup: launched.cgroup } : {}),
     };
     managed = new ManagedProcess(this.infoOf(entry), details.owner, entry, launched);
     this.processes.set(launched.pid, managed);
@@ -340,7 +376,7 @@ export class ProcessManager {
   async stop(managed: ManagedProcess, graceMs: number): Promise<void> {
     if (!managed.running) return;
     if (managed.launched) await managed.launched.stopTree(graceMs);
-    else await this.platform.stopOrphanTree(managed.entry.pid, managed.entry.instance, graceMs);
+    else await this.platform.stopOrphanTree(managed.entry.pid, managed.entry.instance, graceMs, managed.entry.cgroup);
     await managed.exited;
   }
 
@@ -357,6 +393,7 @@ export class ProcessManager {
 
   /** A caller went away: what it started and did not detach ends with it. */
   async connectionClosed(connectionId: number): Promise<void> {
+    if (this.startingByConnection.has(connectionId)) this.abandonedConnections.add(connectionId);
     const owned = [...this.processes.values()].filter((p) => p.owner.connectionId === connectionId);
     for (const managed of owned) {
       if (managed.subscriber?.connectionId === connectionId) managed.subscriber = undefined;
@@ -395,6 +432,8 @@ export class ProcessManager {
     for (const managed of this.processes.values()) {
       if (managed.launched || !managed.running) continue;
       if ((await this.platform.instanceOf(managed.entry.pid)) !== managed.entry.instance) {
+        // What it left in its cgroup ends with it, as for a process of this run.
+        if (managed.entry.cgroup) await this.platform.stopOrphanTree(managed.entry.pid, managed.entry.instance, 0, managed.entry.cgroup).catch(() => {});
         // Not our child: its exit status went to its parent, so it is unknown here.
         await this.onExit(managed, null, null);
       }

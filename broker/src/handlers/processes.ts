@@ -71,13 +71,6 @@ async function sha256Of(handle: FileHandle): Promise<string> {
   }
 }
 
-/** `#!` scripts are run by an interpreter that opens them by name, so they cannot be executed through a descriptor. */
-async function isScript(handle: FileHandle): Promise<boolean> {
-  const head = Buffer.alloc(2);
-  await handle.read(head, 0, 2, 0);
-  return head.toString('latin1') === '#!';
-}
-
 const processId = z.number().int().min(1).max(0x7fffffff);
 const port = z
   .string()
@@ -131,7 +124,8 @@ export const processStartHandler = defineHandler(ProcessStartRequest.type, {
           cwd: cwd ?? (syntax === 'win32' ? win32 : posix).dirname(path),
           stdin: params.stdin ?? false,
           detach: params.detach ?? false,
-          programFd: (await isScript(handle)) ? undefined : handle.fd,
+          // The platform runs this descriptor (`#!` scripts included on Linux), not the name.
+          programFd: handle.fd,
         },
         { exposes, rule: verdict.ruleName, owner: owner(context), subscriber: params.stream ? subscriber(context) : undefined },
       );

@@ -33,6 +33,7 @@ export interface RequestContext {
 export interface BrokerServices {
   processes: import('./process-manager.js').ProcessManager;
   proxy: import('./proxy-manager.js').ProxyManager;
+  sessions: import('./session-manager.js').SessionManager;
 }
 
 export interface Handler<P = unknown, R = unknown> {

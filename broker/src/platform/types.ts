@@ -78,6 +78,8 @@ export interface LaunchedProcess {
   pid: number;
   /** An OS-specific token that identifies this process instance across pid reuse (Linux: start time). */
   instance: string;
+  /** Linux: the cgroup v2 directory that holds the whole tree, when the host allows one (else process groups). */
+  cgroup?: string;
   /** Ends the process tree: politely, then by force after `graceMs`. */
   stopTree(graceMs: number): Promise<void>;
   /** Releases OS resources kept for the tree (Windows: the job handle) without ending it. */
@@ -91,8 +93,13 @@ export interface HostPlatformProcesses {
   launch(spec: ProcessLaunch, events: ProcessEvents): Promise<LaunchedProcess>;
   /** The instance token of a running pid, or null when no such process runs now. */
   instanceOf(pid: number): Promise<string | null>;
-  /** Ends the tree of a process from a previous broker run (not our child any more). */
-  stopOrphanTree(pid: number, instance: string, graceMs: number): Promise<void>;
+  /**
+   * Ends the tree of a process from a previous broker run (not our child any more). With the `cgroup` it
+   * was launched in, the whole cgroup ends, even when its first process is already gone.
+   */
+  stopOrphanTree(pid: number, instance: string, graceMs: number, cgroup?: string): Promise<void>;
+  /** How started trees are held together on this host, for the broker's start-up log. */
+  containment?(): string;
   /** Opens the firewall for a port of a process; `close` undoes exactly that. */
   exposePort(port: { protocol: 'tcp' | 'udp'; port: number }, owner: string): Promise<void>;
   closePort(port: { protocol: 'tcp' | 'udp'; port: number }, owner: string): Promise<void>;
@@ -128,6 +135,40 @@ export interface HostPlatformProxy {
   release(target: ProxyTargetRef): void;
 }
 
+/** A container a session host runs in, found from the policy's `containers` entry. */
+export interface ResolvedContainer {
+  /** The name under `containers`. */
+  name: string;
+  /** Linux: open namespace descriptors the host joins (net, then uts and ipc when known), closed by `release`. */
+  namespaces?: { net: number; uts?: number; ipc?: number };
+  /** Added to the session host's open config (Windows: the `containerId` for PowerShell Direct). */
+  openConfig: { containerId?: string };
+  /** Closes what resolving opened; the spawned host keeps its own copies. */
+  release(): void;
+}
+
+/** How a session host is started: everything decided by the broker and the policy already. */
+export interface SessionHostSpawn {
+  /** pwsh or powershell.exe, by absolute path. */
+  executable: string;
+  args: string[];
+  /** The policy's `sessionHost.environment`, added to the platform's minimal environment. */
+  env: Record<string, string>;
+  cwd: string;
+  /** Absent for the `host` target. */
+  container?: ResolvedContainer;
+}
+
+/** Session hosts: the PowerShell processes behind host sessions. */
+export interface HostPlatformSessions {
+  /** The PowerShell to run when the policy names none; HostOperationFailed `PowerShellNotFound` when there is none. */
+  defaultExecutable(): Promise<string>;
+  /** Finds a container now; NotFound `ContainerNotFound` when it is not there (or not running). */
+  resolveContainer(name: string, ref: import('../policy/schema.js').ContainerRef): Promise<ResolvedContainer>;
+  /** Starts a session host with piped stdin, stdout and stderr; spawn failures arrive as the child's `error`. */
+  spawnHost(spec: SessionHostSpawn): import('node:child_process').ChildProcess;
+}
+
 /**
  * The OS layer under the handlers. One implementation per OS (`platform/linux`, `platform/windows`);
  * tests pass fakes. Every method reads or acts on the host, never on caller-supplied paths.
@@ -140,4 +181,5 @@ export interface HostPlatform {
   readonly credentialSpecs: HostPlatformCredentialSpecs;
   readonly processes: HostPlatformProcesses;
   readonly proxy: HostPlatformProxy;
+  readonly sessions: HostPlatformSessions;
 }

@@ -2,7 +2,7 @@ import type { PeerIdentity } from '../server/peer.js';
 import type { Listener, Match, Policy, Profile } from './schema.js';
 
 /** What a handler needs from the caller's profile. `none` is for the handshake only. */
-export type Permission = 'none' | 'host.read' | 'network.read' | 'files.read' | 'credentialSpecs.read' | 'processes.run' | 'proxy.manage';
+export type Permission = 'none' | 'host.read' | 'network.read' | 'files.read' | 'credentialSpecs.read' | 'processes.run' | 'proxy.manage' | 'sessions.open';
 
 export interface Decision {
   allowed: boolean;
@@ -27,6 +27,9 @@ export function decide(profileName: string, profile: Profile, permission: Permis
       return { allowed: (profile.processes?.length ?? 0) > 0, rule: `profiles.${profileName}.processes` };
     case 'proxy.manage':
       return { allowed: profile.proxy !== undefined, rule: `profiles.${profileName}.proxy` };
+    // Which target, and what runs in the session, is decided by the session host from the same grant.
+    case 'sessions.open':
+      return { allowed: profile.sessions !== undefined && profile.sessions.enabled !== false, rule: `profiles.${profileName}.sessions` };
   }
 }
 

@@ -3,6 +3,7 @@ import type { AuditLog } from '../audit.js';
 import { createHandlerRegistry, type Handler } from '../handlers/index.js';
 import { ProcessManager } from '../handlers/process-manager.js';
 import { ProxyManager } from '../handlers/proxy-manager.js';
+import { SessionManager } from '../handlers/session-manager.js';
 import type { BrokerServices } from '../handlers/types.js';
 import { selectProfile } from '../policy/decide.js';
 import type { LoadedPolicy } from '../policy/load.js';
@@ -59,6 +60,14 @@ export class Broker {
     this.services = {
       processes: new ProcessManager(options.platform.processes, options.stateDir, this.log),
       proxy: new ProxyManager(options.platform.proxy, options.stateDir, this.log),
+      sessions: new SessionManager({
+        platform: options.platform.sessions,
+        audit: options.audit,
+        stateDir: options.stateDir,
+        policy: () => this.policy.policy,
+        maxMessageBytes: () => this.limits.maxMessageBytes,
+        log: this.log,
+      }),
     };
     this.policy = options.policy;
     this.limits = this.framingLimits();
@@ -91,8 +100,8 @@ export class Broker {
         running.profiles = [];
         continue;
       }
-      const socketOf = (l: Listener) => JSON.stringify([l.path, l.mode, l.owner, l.group]);
-      if (socketOf(updated) !== socketOf(running.listener)) notes.push(`listener ${running.name}: path, mode, owner and group take effect at restart`);
+      const socketOf = (l: Listener) => JSON.stringify([l.path, l.mode, l.owner, l.group, l.access]);
+      if (socketOf(updated) !== socketOf(running.listener)) notes.push(`listener ${running.name}: path, mode, owner, group and access take effect at restart`);
       running.listener = updated;
       running.profiles = updated.profiles;
       listeners.delete(running.name);
@@ -102,6 +111,7 @@ export class Broker {
     this.policy = next;
     this.buckets = new Map();
     this.limits = this.framingLimits();
+    this.services.sessions.policyChanged();
     return notes;
   }
 
@@ -110,6 +120,7 @@ export class Broker {
     const { stopped, adopted } = await this.services.processes.restore();
     if (stopped || adopted) this.log(`previous run: stopped ${stopped} process tree(s) tied to callers, adopted ${adopted} detached process(es)`);
     await this.services.proxy.restore(this.options.reconcileEveryMs ?? 5000);
+    this.services.sessions.start();
     try {
       for (const [index, listener] of policy.listeners.entries()) {
         const path = index === 0 && this.options.listenPath ? this.options.listenPath : (listener.path ?? defaultListenerPath(listener.name));
@@ -204,7 +215,7 @@ export class Broker {
     for (const connection of this.connections) connection.dispose();
     this.connections.clear();
     await Promise.all(closing);
-    await this.services.processes.shutdown();
+    await Promise.all([this.services.processes.shutdown(), this.services.sessions.shutdown()]);
     this.services.proxy.stop();
   }
 }

@@ -115,10 +115,12 @@ export class CallerConnection {
 
   /**
    * A request in flight (a `process/wait`, a `file/read` stream) keeps the connection, and so does a running
-   * process tied to it: closing would stop that process, and its streamed output may just be quiet.
+   * process tied to it: closing would stop that process, and its streamed output may just be quiet. An open
+   * session keeps it too: sessions have their own idle timeout, and closing the connection would end them.
    */
   private busy(): boolean {
     if (this.pending > 0) return true;
+    if (this.options.services.sessions.hasSessions(this.id)) return true;
     const own = this.options.services.processes.visible({ connectionId: this.id, uid: -1, profile: '', listener: '' });
     return own.some((p) => p.State === 'Running' && !p.Detached);
   }
@@ -209,9 +211,16 @@ export class CallerConnection {
         grantedMethods: () => this.grantedMethods(),
         token,
         profile: { name: selection.name, grant: selection.profile },
+        // Never throws: a stream (a session host's output, a process's) may still deliver after the caller
+        // has gone, and vscode-jsonrpc throws synchronously on a disposed connection.
         notify: (type, notification) => {
+          if (this.closed) return;
           this.armIdle();
-          void this.rpc.sendNotification(type, notification as never).catch(() => this.socket.destroy());
+          try {
+            void this.rpc.sendNotification(type, notification as never).catch(() => this.socket.destroy());
+          } catch {
+            this.socket.destroy();
+          }
         },
         drained: () => this.drained(),
         congested: () => !this.closed && this.socket.writableLength >= STREAM_HIGH_WATER_BYTES,
@@ -312,6 +321,7 @@ export class CallerConnection {
     this.socket.destroy();
     releasePeer(this.options.peer);
     void this.options.services.processes.connectionClosed(this.id);
+    void this.options.services.sessions.connectionClosed(this.id);
   }
 }
 

@@ -27,6 +27,7 @@ export class PeerIdentityError extends Error {
 const SOL_SOCKET = 1;
 const SO_PEERCRED = 17;
 const SO_PEERPIDFD = 77;
+const ENOPROTOOPT = 92;
 export const NETNS_DIR = '/run/netns';
 
 type GetSockOpt = (fd: number, level: number, name: number, value: Buffer, length: number[]) => number;
@@ -57,8 +58,10 @@ export function socketFd(socket: Socket): number {
  * right after connecting could have its calls run in whatever namespace a new process with its pid is in.
  */
 export async function identifyLinuxPeer(socket: Socket): Promise<PeerIdentity> {
-  const fd = socketFd(socket);
+  // The descriptor is taken after the await: the first call loads koffi, and meanwhile a peer that hung up
+  // can have its socket closed and the number handed to another connection.
   const call = await socketOptions();
+  const fd = socketFd(socket);
   const cred = Buffer.alloc(12);
   if (call(fd, SOL_SOCKET, SO_PEERCRED, cred, [cred.length]) !== 0) {
     throw new PeerIdentityError(`getsockopt(SO_PEERCRED) failed with errno ${errnoOf()}`);
@@ -67,7 +70,15 @@ export async function identifyLinuxPeer(socket: Socket): Promise<PeerIdentity> {
   const uid = cred.readUInt32LE(4);
   const gid = cred.readUInt32LE(8);
   const pidfdBuffer = Buffer.alloc(4);
-  const pidfd = call(fd, SOL_SOCKET, SO_PEERPIDFD, pidfdBuffer, [4]) === 0 ? pidfdBuffer.readInt32LE(0) : -1;
+  let pidfd = -1;
+  if (call(fd, SOL_SOCKET, SO_PEERPIDFD, pidfdBuffer, [4]) === 0) {
+    pidfd = pidfdBuffer.readInt32LE(0);
+  } else {
+    // Only a kernel without SO_PEERPIDFD (before 6.5) goes on unchecked. Kernels 6.5 to 6.15 refuse a
+    // pidfd for a peer that is already reaped (EINVAL): its pid may belong to another process by now.
+    const errno = errnoOf();
+    if (errno !== ENOPROTOOPT) throw new PeerIdentityError(`peer process ${pid} exited before its namespace could be pinned (SO_PEERPIDFD: errno ${errno})`);
+  }
   let netnsFd: number | undefined;
   try {
     netnsFd = openSync(`/proc/${pid}/ns/net`, 'r');

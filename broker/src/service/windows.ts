@@ -28,6 +28,17 @@ export function quoteWindowsArg(arg: string): string {
   return `${out}${'\\'.repeat(backslashes * 2)}"`;
 }
 
+/**
+ * The command the SCM runs: `serve --service` and the flags, so the broker answers the service control protocol
+ * (service/windows-dispatcher.ts) instead of being stopped after the start timeout.
+ */
+export function serviceCommand(command: string[]): string[] {
+  const serve = command.indexOf('serve');
+  if (serve < 0) throw new Error(`the service command has no 'serve': ${command.join(' ')}`);
+  if (command.includes('--service')) return [...command];
+  return [...command.slice(0, serve + 1), '--service', ...command.slice(serve + 1)];
+}
+
 /** The service's binPath: node.exe, the bundle, `serve` and its flags, each quoted when needed. */
 export function binPath(command: string[]): string {
   return command.map(quoteWindowsArg).join(' ');
@@ -44,11 +55,11 @@ function tools(systemRoot: string): { sc: string; reg: string } {
 }
 
 export function createArgs(command: string[]): string[] {
-  return ['create', SERVICE_NAME, 'binPath=', binPath(command), 'start=', 'auto', 'DisplayName=', DISPLAY_NAME];
+  return ['create', SERVICE_NAME, 'binPath=', binPath(serviceCommand(command)), 'start=', 'auto', 'DisplayName=', DISPLAY_NAME];
 }
 /** Same syntax as create, for a service that already exists (a second install). */
 export function configArgs(command: string[]): string[] {
-  return ['config', SERVICE_NAME, 'binPath=', binPath(command), 'start=', 'auto', 'DisplayName=', DISPLAY_NAME];
+  return ['config', SERVICE_NAME, 'binPath=', binPath(serviceCommand(command)), 'start=', 'auto', 'DisplayName=', DISPLAY_NAME];
 }
 export const failureArgs = (): string[] => ['failure', SERVICE_NAME, 'reset=', '86400', 'actions=', 'restart/5000/restart/5000/restart/60000'];
 export const descriptionArgs = (): string[] => ['description', SERVICE_NAME, DESCRIPTION];
@@ -134,7 +145,7 @@ export async function installWindowsService(command: string[], context: WindowsS
     if (result.code !== 0) throw new ServiceError(describeFailure(invocation, result));
   }
   log(`${SERVICE_NAME}: restarts on failure (5 s, 5 s, 60 s; count reset after a day); event log source registered`);
-  log(`binPath: ${binPath(command)}`);
+  log(`binPath: ${binPath(serviceCommand(command))}`);
 }
 
 export async function uninstallWindowsService(context: WindowsServiceContext = {}): Promise<void> {

@@ -28,7 +28,16 @@
 //   test/lastProcess       -> { id, outputsAt, startRespondedAt, waitResponseAt, exitedAt, stoppedBy, info } of the
 //                             last process/start (ms since epoch; stoppedBy 'process/stop' or 'disconnect')
 //   test/processStops      -> { stops: [{ processId, timeoutMs, connection, startConnection }] } every process/stop
+//   test/setInvocation {outputs?: [{stream, clixml, delayMs?}], state?, error?, timedOut?, location?, untilCancelled?,
+//                       responseDelayMs?} -> { ok }: how the following session/invoke calls play (see below)
+//   test/sessionStats      -> { invokes: [params...], cancels: [{ id, at }], cancelledInvokes } (ms since epoch)
 // host/info, network/adapters and network/routes answer with canned data unless overridden by test/respondWith.
+//
+// session/* keeps sessions per connection as the broker does (typings/session.ts): targets 'host' and 'web'
+// exist, anything else is PolicyDenied; an unknown session id is NotFound. session/invoke sends the scripted
+// outputs as session/output notifications (each after its delayMs), then answers with the scripted state;
+// untilCancelled waits for '$/cancelRequest' of the request and answers RequestCancelled (-32800), as the
+// broker does, also when the cancel arrives during the delays.
 //
 // file/read streams a file of the `files` table as `file/data` notifications, then answers like the broker
 // (typings/files.ts): paths must be absolute (else InvalidParams), under /srv/files (else PolicyDenied) and
@@ -352,6 +361,22 @@ function processGone(id, processId) {
   return { jsonrpc: '2.0', id, error: { code: -32003, message: `no process ${processId} was started by this profile`, data: { reason: 'NotFound', processId } } };
 }
 
+// ---- sessions ---------------------------------------------------------------------------------------------
+
+let nextSessionNumber = 1;
+let invocationScript = { outputs: [], state: 'Completed', error: null, timedOut: false, location: '/root' };
+const sessionStats = { invokes: [], cancels: [], cancelledInvokes: 0 };
+
+function sessionInfo(name, target) {
+  const number = nextSessionNumber++;
+  const now = new Date().toISOString();
+  return {
+    Id: `s-${(0x3f9c2a00 + number).toString(16)}`, Name: name ?? `Session${number}`, Target: target ?? 'host', State: 'Opened',
+    LanguageMode: 'NoLanguage', Location: '/root', PSVersion: '7.6.9', ProcessId: 5000 + number, Created: now, LastUsed: now,
+    IdleTimeoutSeconds: 900, Rule: 'profiles.test.sessions',
+  };
+}
+
 // ---- credential specs ------------------------------------------------------------------------------------
 
 const specDocument = (domain, netbios, accounts) => ({
@@ -439,6 +464,9 @@ function handleConnection(socket) {
   let buffer = Buffer.alloc(0);
   let initializeParams = null;
   let awaitingClient = null;
+  // Sessions of this connection, and the cancel hooks of its running session/invoke requests by request id.
+  const connectionSessions = new Map();
+  const cancelHooks = new Map();
   // Requests are answered one after another, like the client sends them.
   let queue = Promise.resolve();
 
@@ -569,6 +597,80 @@ function handleConnection(socket) {
       }
       case 'test/processStops':
         return reply(id, { stops: processStops });
+      case 'test/setInvocation':
+        invocationScript = { outputs: [], state: 'Completed', error: null, timedOut: false, location: '/root', ...params };
+        return reply(id, { ok: true });
+      case 'test/sessionStats':
+        return reply(id, sessionStats);
+      case 'session/new': {
+        const target = params.target ?? 'host';
+        if (!['host', 'web'].includes(target)) {
+          return fail(id, -32001, `target ${target} is not in sessions.targets of this profile (policy rule: profiles.test.sessions.targets)`, { reason: 'TargetDenied', rule: 'profiles.test.sessions.targets' });
+        }
+        if (params.name !== undefined && [...connectionSessions.values()].some((known) => known.Name === params.name)) {
+          return fail(id, -32004, `a session named ${params.name} exists`, { reason: 'NameInUse' });
+        }
+        const info = sessionInfo(params.name, target);
+        connectionSessions.set(info.Id, info);
+        return reply(id, info);
+      }
+      case 'session/list':
+        return reply(id, { sessions: [...connectionSessions.values()] });
+      case 'session/remove': {
+        const info = connectionSessions.get(params.sessionId);
+        if (!info) return fail(id, -32003, `no session ${params.sessionId}`, { reason: 'NotFound' });
+        connectionSessions.delete(params.sessionId);
+        return reply(id, { ...info, State: 'Broken' });
+      }
+      case 'session/invoke': {
+        sessionStats.invokes.push(params);
+        let info;
+        if (params.sessionId !== undefined) {
+          info = connectionSessions.get(params.sessionId);
+          if (!info) return fail(id, -32003, `no session ${params.sessionId}`, { reason: 'NotFound' });
+        } else {
+          const target = params.target ?? 'host';
+          if (!['host', 'web'].includes(target)) {
+            return fail(id, -32001, `target ${target} is not in sessions.targets of this profile (policy rule: profiles.test.sessions.targets)`, { reason: 'TargetDenied', rule: 'profiles.test.sessions.targets' });
+          }
+          info = sessionInfo(undefined, target);
+        }
+        const script = invocationScript;
+        const invocationId = `i-${sessionStats.invokes.length}`;
+        let cancelled = false;
+        let wake = () => {};
+        cancelHooks.set(id, () => {
+          cancelled = true;
+          wake();
+        });
+        const pause = (ms) => new Promise((resolve) => {
+          const timer = setTimeout(resolve, ms);
+          wake = () => {
+            clearTimeout(timer);
+            resolve();
+          };
+        });
+        try {
+          for (const output of script.outputs) {
+            if (output.delayMs) await pause(output.delayMs);
+            if (cancelled) break;
+            socket.write(notification('session/output', { sessionId: info.Id, invocationId, stream: output.stream, clixml: output.clixml }));
+          }
+          if (script.untilCancelled && !cancelled) await new Promise((resolve) => { wake = resolve; });
+          if (script.responseDelayMs && !cancelled) await pause(script.responseDelayMs);
+        } finally {
+          cancelHooks.delete(id);
+        }
+        if (cancelled) {
+          sessionStats.cancelledInvokes += 1;
+          return fail(id, -32800, 'the invocation was cancelled', { reason: 'Cancelled' });
+        }
+        if (params.sessionId !== undefined) info.Location = script.location;
+        return reply(id, {
+          sessionId: info.Id, invocationId, state: script.state, error: script.error ?? null, timedOut: script.timedOut === true,
+          outputCount: script.outputs.filter((output) => output.stream === 'output').length, location: script.location ?? null,
+        });
+      }
       case 'process/start': {
         const problem = processProblem(params);
         if (problem) return fail(id, problem.code, problem.message, problem.data);
@@ -729,7 +831,14 @@ function handleConnection(socket) {
         send({ jsonrpc: '2.0', id: null, error: { code: -32700, message: 'Parse error', data: { reason: 'ParseError' } } });
         continue;
       }
-      if (message.id === undefined) continue; // a notification from the client
+      if (message.id === undefined) {
+        // A notification from the client; only cancellation means something here.
+        if (message.method === '$/cancelRequest') {
+          sessionStats.cancels.push({ id: message.params?.id, at: Date.now() });
+          cancelHooks.get(message.params?.id)?.();
+        }
+        continue;
+      }
       if (message.method === undefined) {
         // The client's answer to a request of ours (test/serverRequest).
         if (awaitingClient) awaitingClient(message);

@@ -5,7 +5,8 @@ import { linuxHost } from './host.js';
 import { linuxNetwork } from './network.js';
 import { linuxProcesses } from './processes.js';
 import { linuxProxy } from './proxy.js';
+import { linuxSessions } from './sessions.js';
 
 export function linuxPlatform(): HostPlatform {
-  return { name: 'linux', host: linuxHost, network: linuxNetwork, files: linuxFiles, credentialSpecs: linuxCredentialSpecs, processes: linuxProcesses, proxy: linuxProxy };
+  return { name: 'linux', host: linuxHost, network: linuxNetwork, files: linuxFiles, credentialSpecs: linuxCredentialSpecs, processes: linuxProcesses, proxy: linuxProxy, sessions: linuxSessions };
 }

@@ -1,6 +1,7 @@
 import { execFile, spawn } from 'node:child_process';
-import { closeSync, openSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readSync, rmdirSync, writeFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
 import { HostOperationFailedError } from '../../errors.js';
 import type { HostPlatformProcesses, LaunchedProcess, ProcessEvents, ProcessLaunch } from '../types.js';
 
@@ -31,9 +32,9 @@ function signalGroup(pgid: number, signal: NodeJS.Signals | 0): boolean {
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
- * SIGTERM to the whole process group, then SIGKILL to whatever of the group is left after the grace
- * period. A child that started its own session left the group and is not reached: that is the limit of
- * process groups (a cgroup per process would close it).
+ * The fallback without cgroups: SIGTERM to the whole process group, then SIGKILL to whatever of the group
+ * is left after the grace period. A descendant that started its own session left the group and is not
+ * reached: that is the limit of process groups.
  */
 async function stopGroup(pgid: number, graceMs: number, leaderGone: () => boolean): Promise<void> {
   if (!signalGroup(pgid, 'SIGTERM')) return;
@@ -44,6 +45,217 @@ async function stopGroup(pgid: number, graceMs: number, leaderGone: () => boolea
   }
   signalGroup(pgid, 'SIGKILL');
 }
+
+// ---- cgroup v2: one cgroup per started process, so no descendant can leave the tree ----
+
+/** The directory, under the broker's own cgroup, that holds one cgroup per started process. */
+export const CGROUP_PARENT = 'winshost';
+const CGROUP_NAME = /^p-[0-9a-z]+$/;
+/** How long a killed cgroup may take to empty before its directory is left for the next stop to remove. */
+const CGROUP_EMPTY_WAIT_MS = 10_000;
+
+/** `\040` and friends: mountinfo escapes spaces, tabs, newlines and backslashes in octal. */
+const unescapeMountField = (field: string) => field.replace(/\\([0-7]{3})/g, (_, octal: string) => String.fromCharCode(parseInt(octal, 8)));
+
+/**
+ * Where the broker's own cgroup v2 directory is: the cgroup2 mount (`/sys/fs/cgroup` on a unified host,
+ * `/sys/fs/cgroup/unified` on a hybrid one) joined with the `0::` line of /proc/self/cgroup, relative to
+ * the mount's root (a cgroup namespace or a bind mount of a subtree shows only part of the hierarchy).
+ */
+export function ownCgroupDirectory(mountinfo: string, selfCgroup: string): string | { unavailable: string } {
+  const own = selfCgroup.split('\n').find((line) => line.startsWith('0::'))?.slice(3);
+  if (own === undefined) return { unavailable: 'this process has no cgroup v2 membership (cgroup v1 only)' };
+  for (const line of mountinfo.split('\n')) {
+    const [mountFields, fsFields] = line.split(' - ');
+    if (!fsFields || fsFields.split(' ')[0] !== 'cgroup2') continue;
+    const fields = mountFields.split(' ');
+    const root = unescapeMountField(fields[3]);
+    const mountPoint = unescapeMountField(fields[4]);
+    if (own !== root && !own.startsWith(root === '/' ? '/' : `${root}/`)) continue;
+    return join(mountPoint, own.slice(root === '/' ? 0 : root.length)).replace(/(.)\/+$/, '$1');
+  }
+  return { unavailable: `no cgroup2 mount shows this process's cgroup ${own}` };
+}
+
+function cgroupHome(): string | { unavailable: string } {
+  try {
+    return ownCgroupDirectory(readFileSync('/proc/self/mountinfo', 'utf8'), readFileSync('/proc/self/cgroup', 'utf8'));
+  } catch (error) {
+    return { unavailable: `cannot read /proc/self: ${(error as Error).message}` };
+  }
+}
+
+let cgroupsUnavailable: string | undefined;
+/** Said once on stderr: the broker's log, like the other start-up notes. */
+function giveUpCgroups(reason: string): void {
+  if (cgroupsUnavailable !== undefined) return;
+  cgroupsUnavailable = reason;
+  process.stderr.write(
+    `winshost-broker: cgroup v2 is not usable (${reason}); started processes are tracked by process group only, ` +
+      'so a descendant that calls setsid escapes Stop-HostProcess and the end of its caller\n',
+  );
+}
+
+/** Makes a fresh, empty cgroup for one process, or says why there is none (then process groups are used). */
+function createProcessCgroup(): string | undefined {
+  if (cgroupsUnavailable !== undefined) return undefined;
+  const home = cgroupHome();
+  if (typeof home !== 'string') {
+    giveUpCgroups(home.unavailable);
+    return undefined;
+  }
+  const dir = join(home, CGROUP_PARENT, `p-${Date.now().toString(36)}${Math.random().toString(36).slice(2, 10)}`);
+  try {
+    mkdirSync(dir, { recursive: true });
+  } catch (error) {
+    giveUpCgroups(`cannot create ${dir}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+    return undefined;
+  }
+  return dir;
+}
+
+/**
+ * Runs `spawn` with the broker itself inside `cgroup`, so the child is born there: a program cannot fork
+ * (and setsid) before being moved, because it never was anywhere else. Node has no pre-exec hook and
+ * clone3(CLONE_INTO_CGROUP) is out of reach, so the whole broker process (all its threads) moves in for
+ * the synchronous spawn and back out right after; nothing else runs in between, as this is one turn of the
+ * event loop. Returns undefined when the kernel refuses the move (then the cgroup is removed).
+ */
+function spawnInCgroup<T>(cgroup: string, spawnChild: () => T): T | undefined {
+  const home = dirname(dirname(cgroup));
+  try {
+    writeFileSync(join(cgroup, 'cgroup.procs'), String(process.pid));
+  } catch (error) {
+    removeCgroup(cgroup);
+    giveUpCgroups(`cannot move a process into ${cgroup}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+    return undefined;
+  }
+  try {
+    return spawnChild();
+  } finally {
+    // Moving back cannot fail where moving in worked (same owner, same common ancestor); if it did, a stop
+    // of this cgroup would kill the broker, so it must not go on.
+    try {
+      writeFileSync(join(home, 'cgroup.procs'), String(process.pid));
+    } catch (error) {
+      process.stderr.write(`winshost-broker: cannot leave ${cgroup} after starting a process: ${(error as Error).message}; exiting\n`);
+      process.exit(70);
+    }
+  }
+}
+
+function cgroupPids(cgroup: string): number[] {
+  try {
+    return readFileSync(join(cgroup, 'cgroup.procs'), 'utf8').split('\n').filter(Boolean).map(Number);
+  } catch {
+    return [];
+  }
+}
+
+/** `populated 0` in cgroup.events: no live process in the cgroup or below (zombies do not count). */
+function cgroupEmpty(cgroup: string): boolean {
+  try {
+    return /^populated 0$/m.test(readFileSync(join(cgroup, 'cgroup.events'), 'utf8'));
+  } catch {
+    return true; // gone
+  }
+}
+
+function removeCgroup(cgroup: string): void {
+  try {
+    rmdirSync(cgroup);
+  } catch {
+    // still populated (a process stuck in the kernel) or already gone: the next stop tries again
+  }
+}
+
+/** SIGKILL to every process of the cgroup at once (cgroup.kill, Linux 5.14), else frozen and killed one by one. */
+function killCgroup(cgroup: string): void {
+  try {
+    writeFileSync(join(cgroup, 'cgroup.kill'), '1');
+    return;
+  } catch {
+    // older kernel: no cgroup.kill
+  }
+  // Frozen processes cannot fork, so the list read while frozen is complete; SIGKILL works on frozen tasks.
+  const frozen = existsSync(join(cgroup, 'cgroup.freeze'));
+  if (frozen) writeFileSync(join(cgroup, 'cgroup.freeze'), '1');
+  for (const pid of cgroupPids(cgroup)) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  }
+  if (frozen) writeFileSync(join(cgroup, 'cgroup.freeze'), '0');
+}
+
+async function untilEmpty(cgroup: string, timeoutMs: number): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  while (!cgroupEmpty(cgroup)) {
+    if (Date.now() >= deadline) return false;
+    await sleep(20);
+  }
+  return true;
+}
+
+/** SIGTERM to every process of the cgroup, SIGKILL to all that are left after the grace period, then rmdir. */
+async function stopCgroup(cgroup: string, graceMs: number): Promise<void> {
+  if (graceMs > 0) {
+    for (const pid of cgroupPids(cgroup)) {
+      try {
+        process.kill(pid, 'SIGTERM');
+      } catch {
+        // already gone
+      }
+    }
+    await untilEmpty(cgroup, graceMs);
+  }
+  // Also when it looks empty: a process forked between the list and the signals would otherwise be missed.
+  if (!cgroupEmpty(cgroup)) killCgroup(cgroup);
+  if (await untilEmpty(cgroup, CGROUP_EMPTY_WAIT_MS)) removeCgroup(cgroup);
+}
+
+/** A cgroup named in the registry is used only if it has the shape of one this platform made. */
+function isProcessCgroup(path: string): boolean {
+  return path.startsWith('/') && CGROUP_NAME.test(basename(path)) && basename(dirname(path)) === CGROUP_PARENT && !path.includes('/../') && existsSync(join(path, 'cgroup.procs'));
+}
+
+// ---- `#!` scripts: run the checked descriptor, not the name ----
+
+/** The kernel reads this much of a file for the `#!` line (BINPRM_BUF_SIZE). */
+const INTERPRETER_LINE_BYTES = 256;
+
+/**
+ * The interpreter and its optional single argument from a `#!` line, split as the kernel does
+ * (fs/binfmt_script.c: the rest of the line after the interpreter is one argument). Null when the file is
+ * not a script.
+ */
+export function parseInterpreterLine(head: Buffer, path: string): { interpreter: string; argument?: string } | null {
+  if (head.length < 2 || head[0] !== 0x23 || head[1] !== 0x21) return null;
+  let end = head.indexOf(0x0a);
+  if (end < 0) {
+    if (head.length >= INTERPRETER_LINE_BYTES) throw new HostOperationFailedError(`the #! line of ${path} is longer than the ${INTERPRETER_LINE_BYTES} bytes the kernel reads`, { reason: 'BadInterpreterLine' });
+    end = head.length;
+  }
+  const line = head.subarray(2, end).toString('latin1').replace(/^[ \t]+|[ \t]+$/g, '');
+  const split = /[ \t]/.exec(line);
+  const interpreter = split ? line.slice(0, split.index) : line;
+  const argument = split ? line.slice(split.index).replace(/^[ \t]+/, '') : '';
+  if (!interpreter.startsWith('/')) {
+    throw new HostOperationFailedError(`the #! line of ${path} must name its interpreter by an absolute path, not ${JSON.stringify(interpreter)}`, { reason: 'BadInterpreterLine' });
+  }
+  return argument ? { interpreter, argument } : { interpreter };
+}
+
+function interpreterOf(fd: number, path: string): { interpreter: string; argument?: string } | null {
+  const head = Buffer.alloc(INTERPRETER_LINE_BYTES);
+  const bytesRead = readSync(fd, head, 0, head.length, 0);
+  return parseInterpreterLine(head.subarray(0, bytesRead), path);
+}
+
+/** The descriptor a script reaches its interpreter through: the child's fd 3, inherited (not close-on-exec). */
+const SCRIPT_FD = 3;
 
 function nft(script: string): Promise<string> {
   return new Promise((resolve, reject) => {
@@ -81,6 +293,7 @@ export const linuxProcesses: HostPlatformProcesses = {
       fds.push(fd);
       return fd;
     };
+    let cgroup: string | undefined;
     try {
       const stdio: ('pipe' | 'ignore' | number)[] = [
         spec.stdin ? 'pipe' : 'ignore',
@@ -89,20 +302,42 @@ export const linuxProcesses: HostPlatformProcesses = {
       ];
       // Executing /proc/self/fd/N runs the very file that was opened and hashed, whatever the path names
       // by now; argv0 keeps the program's own name. The descriptor is close-on-exec, so the program does
-      // not inherit it. setsid (detached) makes the child a process group leader for whole-tree stops.
-      const child = spawn(spec.programFd !== undefined ? `/proc/self/fd/${spec.programFd}` : spec.path, spec.args, {
-        argv0: spec.path,
-        cwd: spec.cwd,
-        env: spec.env,
-        stdio,
-        detached: true,
-        shell: false,
-      });
+      // not inherit it. A `#!` script cannot go that way (its interpreter would open the name again, or
+      // find the descriptor closed), so the interpreter of its first line is started with the script's
+      // descriptor as its fd 3 and /proc/self/fd/3 as the script: what runs is still what was checked.
+      // The interpreter itself is run by the path in that line, as the kernel would.
+      let file = spec.path;
+      let args = spec.args;
+      let argv0 = spec.path;
+      if (spec.programFd !== undefined) {
+        const script = interpreterOf(spec.programFd, spec.path);
+        if (script) {
+          file = argv0 = script.interpreter;
+          args = [...(script.argument !== undefined ? [script.argument] : []), `/proc/self/fd/${SCRIPT_FD}`, ...spec.args];
+          stdio[SCRIPT_FD] = spec.programFd;
+        } else {
+          file = `/proc/self/fd/${spec.programFd}`;
+        }
+      }
+      // setsid (detached) makes the child a process group leader: the fallback for whole-tree stops.
+      const start = () => spawn(file, args, { argv0, cwd: spec.cwd, env: spec.env, stdio, detached: true, shell: false });
+      cgroup = createProcessCgroup();
+      let child = cgroup ? spawnInCgroup(cgroup, start) : undefined;
+      if (!child) {
+        cgroup = undefined;
+        child = start();
+      }
+      const tree = cgroup;
       let exited = false;
       child.once('exit', () => (exited = true));
       child.stdout?.on('data', (chunk: Buffer) => events.output('stdout', chunk, child.stdout!));
       child.stderr?.on('data', (chunk: Buffer) => events.output('stderr', chunk, child.stderr!));
-      child.once('close', (code, signal) => events.close(code, signal));
+      // The tree lives as long as the process that was started: what it leaves behind in its cgroup (a
+      // daemon it forked, a setsid descendant) is killed when it ends, as nobody could stop it later.
+      child.once('close', (code, signal) => {
+        if (!tree) return events.close(code, signal);
+        void stopCgroup(tree, 0).finally(() => events.close(code, signal));
+      });
       await new Promise<void>((resolve, reject) => {
         child.once('spawn', resolve);
         child.once('error', (error) => reject(new HostOperationFailedError(`cannot start ${spec.path}: ${error.message}`, { cause: error })));
@@ -113,12 +348,17 @@ export const linuxProcesses: HostPlatformProcesses = {
         child,
         pid,
         instance,
+        cgroup: tree,
         stopTree: async (graceMs) => {
-          await stopGroup(pid, graceMs, () => exited);
+          if (tree) await stopCgroup(tree, graceMs);
+          else await stopGroup(pid, graceMs, () => exited);
           if (!exited) await new Promise((resolve) => child.once('exit', resolve));
         },
         release: () => child.unref(),
       };
+    } catch (error) {
+      if (cgroup) removeCgroup(cgroup);
+      throw error;
     } finally {
       for (const fd of fds) closeSync(fd);
     }
@@ -128,9 +368,19 @@ export const linuxProcesses: HostPlatformProcesses = {
     return startTime(pid);
   },
 
-  async stopOrphanTree(pid, instance, graceMs) {
+  async stopOrphanTree(pid, instance, graceMs, cgroup) {
+    // The cgroup names the tree by itself, whether or not its first process still runs: a pid can be
+    // reused, a cgroup directory of ours cannot.
+    if (cgroup !== undefined && isProcessCgroup(cgroup)) return stopCgroup(cgroup, graceMs);
     if ((await startTime(pid)) !== instance) return;
     await stopGroup(pid, graceMs, () => false);
+  },
+
+  containment() {
+    // Probing now puts the answer in the start-up log; the first start still falls back if moving fails.
+    const probe = createProcessCgroup();
+    if (probe) removeCgroup(probe);
+    return probe ? `one cgroup per process under ${dirname(probe)}` : `process groups only (cgroup v2 is not usable: ${cgroupsUnavailable})`;
   },
 
   async exposePort(port, owner) {

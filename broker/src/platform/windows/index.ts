@@ -17,6 +17,7 @@ import { readWindowsVersion, windowsHostFacts, type OsFacts, type RegGetValueCal
 import { toAdapterSnapshot, toNetworkRoutes, type RawAdapter, type RawRoute } from './network.js';
 import { windowsProcesses, type ProcessCalls, type WindowsProcessDeps } from './processes.js';
 import { windowsProxy } from './proxy.js';
+import { windowsSessions, type WindowsSessionDeps } from './sessions.js';
 
 /** The native calls the platform makes; native.ts provides them on Windows, tests provide recorded ones. */
 export interface WindowsNative {
@@ -45,6 +46,8 @@ export interface WindowsPlatformOptions {
   powershell?: PowerShellRunner;
   /** Stand-ins for spawn and timers, for tests. */
   processes?: Pick<WindowsProcessDeps, 'spawn' | 'sleep'>;
+  /** Stand-ins for the environment, file checks and spawn of session hosts, for tests. */
+  sessions?: Partial<WindowsSessionDeps>;
 }
 
 const nodeOs: OsFacts = {
@@ -137,5 +140,6 @@ export function windowsPlatform(options: WindowsPlatformOptions = {}): HostPlatf
       reopen: (record) => hostAction('finding a proxy target', () => proxy.reopen(record)),
       release: (target) => proxy.release(target),
     },
+    sessions: windowsSessions(options.sessions),
   };
 }

@@ -3,8 +3,10 @@ import path from 'node:path';
 import koffi, { type LibraryHandle } from 'koffi';
 import type { RegistryKeyCalls, ServiceAccountQuery } from './credspec.js';
 import type { FileCalls, FinalPathResult } from './files.js';
+import type { ServiceControlCalls } from '../../service/windows-dispatcher.js';
 import type { HcnCalls } from './hns.js';
 import { HKEY_LOCAL_MACHINE, type RegGetValueCall } from './host.js';
+import type { PipeSecurityCalls } from './pipe-security.js';
 import { AF_UNSPEC, X64 } from './layout.js';
 import { BufferMemory, type NativeMemory } from './memory.js';
 import {
@@ -148,8 +150,76 @@ export const PROTOTYPES = {
   HcnCloseNamespace: 'int32_t __stdcall HcnCloseNamespace(void *Namespace)',
   /** combaseapi.h: void CoTaskMemFree(LPVOID pv), exported by ole32.dll. */
   CoTaskMemFree: 'void __stdcall CoTaskMemFree(void *pv)',
+  /**
+   * winbase.h: BOOL LookupAccountNameW(LPCWSTR lpSystemName, LPCWSTR lpAccountName, PSID Sid, LPDWORD cbSid,
+   * LPWSTR ReferencedDomainName, LPDWORD cchReferencedDomainName, PSID_NAME_USE peUse). The SID and domain buffers
+   * are caller Buffers Windows writes into; SID_NAME_USE is an enum (int).
+   */
+  LookupAccountNameW:
+    'int32_t __stdcall LookupAccountNameW(const char16_t *lpSystemName, const char16_t *lpAccountName, void *Sid, _Inout_ uint32_t *cbSid, void *ReferencedDomainName, _Inout_ uint32_t *cchReferencedDomainName, _Out_ int32_t *peUse)',
+  /** sddl.h: BOOL ConvertSidToStringSidW(PSID Sid, LPWSTR *StringSid); the string is LocalAlloc'd, so its address comes back. */
+  ConvertSidToStringSidW: 'int32_t __stdcall ConvertSidToStringSidW(void *Sid, _Out_ void **StringSid)',
+  /**
+   * sddl.h: BOOL ConvertStringSecurityDescriptorToSecurityDescriptorW(LPCWSTR StringSecurityDescriptor,
+   * DWORD StringSDRevision, PSECURITY_DESCRIPTOR *SecurityDescriptor, PULONG SecurityDescriptorSize). The descriptor
+   * is LocalAlloc'd (self-relative); the size pointer is optional and passed NULL.
+   */
+  ConvertStringSecurityDescriptorToSecurityDescriptorW:
+    'int32_t __stdcall ConvertStringSecurityDescriptorToSecurityDescriptorW(const char16_t *StringSecurityDescriptor, uint32_t StringSDRevision, _Out_ void **SecurityDescriptor, uint32_t *SecurityDescriptorSize)',
+  /** securitybaseapi.h: BOOL GetSecurityDescriptorDacl(PSECURITY_DESCRIPTOR pSecurityDescriptor, LPBOOL lpbDaclPresent, PACL *pDacl, LPBOOL lpbDaclDefaulted). The ACL points into the descriptor. */
+  GetSecurityDescriptorDacl:
+    'int32_t __stdcall GetSecurityDescriptorDacl(void *pSecurityDescriptor, _Out_ int32_t *lpbDaclPresent, _Out_ void **pDacl, _Out_ int32_t *lpbDaclDefaulted)',
+  /**
+   * aclapi.h: DWORD SetNamedSecurityInfoW(LPWSTR pObjectName, SE_OBJECT_TYPE ObjectType, SECURITY_INFORMATION
+   * SecurityInfo, PSID psidOwner, PSID psidGroup, PACL pDacl, PACL pSacl). Returns a Win32 error code, not a BOOL.
+   * Windows does not write to pObjectName, so the const koffi conversion is safe.
+   */
+  SetNamedSecurityInfoW:
+    'uint32_t __stdcall SetNamedSecurityInfoW(const char16_t *pObjectName, int32_t ObjectType, uint32_t SecurityInfo, void *psidOwner, void *psidGroup, void *pDacl, void *pSacl)',
+  /**
+   * aclapi.h: DWORD GetNamedSecurityInfoW(LPCWSTR pObjectName, SE_OBJECT_TYPE ObjectType, SECURITY_INFORMATION
+   * SecurityInfo, PSID *ppsidOwner, PSID *ppsidGroup, PACL *ppDacl, PACL *ppSacl, PSECURITY_DESCRIPTOR
+   * *ppSecurityDescriptor). The descriptor is LocalAlloc'd; the DACL pointer points into it.
+   */
+  GetNamedSecurityInfoW:
+    'uint32_t __stdcall GetNamedSecurityInfoW(const char16_t *pObjectName, int32_t ObjectType, uint32_t SecurityInfo, void **ppsidOwner, void **ppsidGroup, _Out_ void **ppDacl, void **ppSacl, _Out_ void **ppSecurityDescriptor)',
+  /**
+   * sddl.h: BOOL ConvertSecurityDescriptorToStringSecurityDescriptorW(PSECURITY_DESCRIPTOR SecurityDescriptor,
+   * DWORD RequestedStringSDRevision, SECURITY_INFORMATION SecurityInformation, LPWSTR *StringSecurityDescriptor,
+   * PULONG StringSecurityDescriptorLen). The string is LocalAlloc'd; the length pointer is optional.
+   */
+  ConvertSecurityDescriptorToStringSecurityDescriptorW:
+    'int32_t __stdcall ConvertSecurityDescriptorToStringSecurityDescriptorW(void *SecurityDescriptor, uint32_t RequestedStringSDRevision, uint32_t SecurityInformation, _Out_ void **StringSecurityDescriptor, uint32_t *StringSecurityDescriptorLen)',
+  /** winbase.h: HLOCAL LocalFree(HLOCAL hMem) */
+  LocalFree: 'void *__stdcall LocalFree(void *hMem)',
+  /**
+   * winsvc.h: BOOL StartServiceCtrlDispatcherW(const SERVICE_TABLE_ENTRYW *lpServiceStartTable). The table is a
+   * caller Buffer (layout.ts SERVICE_TABLE_ENTRYW); the call returns only when every service of the process has
+   * stopped, so it runs on a koffi worker thread.
+   */
+  StartServiceCtrlDispatcherW: 'int32_t __stdcall StartServiceCtrlDispatcherW(void *lpServiceStartTable)',
+  /**
+   * winsvc.h: SERVICE_STATUS_HANDLE RegisterServiceCtrlHandlerExW(LPCWSTR lpServiceName, LPHANDLER_FUNCTION_EX
+   * lpHandlerProc, LPVOID lpContext). The handler is a koffi.register'ed HandlerEx, passed as its address.
+   */
+  RegisterServiceCtrlHandlerExW:
+    'void *__stdcall RegisterServiceCtrlHandlerExW(const char16_t *lpServiceName, void *lpHandlerProc, void *lpContext)',
+  /** winsvc.h: BOOL SetServiceStatus(SERVICE_STATUS_HANDLE hServiceStatus, LPSERVICE_STATUS lpServiceStatus); the status is a 28-byte caller Buffer. */
+  SetServiceStatus: 'int32_t __stdcall SetServiceStatus(void *hServiceStatus, void *lpServiceStatus)',
   /** Used by the interrupt helper in its own process (processes.ts), never loaded into the broker. */
   ...CONSOLE_PROTOTYPES,
+} as const;
+
+/**
+ * Functions Windows calls into the broker, for koffi.register. Both are called on threads the service control
+ * dispatcher owns; koffi relays such calls to the event-loop thread and blocks the calling thread until the JS
+ * function has returned (koffi docs, "Asynchronous callbacks"), so their return values reach Windows.
+ */
+export const CALLBACK_PROTOTYPES = {
+  /** winsvc.h: VOID WINAPI ServiceMain(DWORD dwNumServicesArgs, LPWSTR *lpServiceArgVectors) */
+  ServiceMainW: 'void __stdcall ServiceMainW(uint32_t dwNumServicesArgs, void *lpServiceArgVectors)',
+  /** winsvc.h: DWORD WINAPI HandlerEx(DWORD dwControl, DWORD dwEventType, LPVOID lpEventData, LPVOID lpContext) */
+  HandlerEx: 'uint32_t __stdcall HandlerEx(uint32_t dwControl, uint32_t dwEventType, void *lpEventData, void *lpContext)',
 } as const;
 
 type KoffiFunction = ReturnType<LibraryHandle['func']>;
@@ -213,6 +283,8 @@ let fileApi: FileApi | undefined;
 let serviceAccountApi: ServiceAccountApi | undefined;
 let processApi: ProcessApi | undefined;
 let hcnApi: HcnApi | undefined;
+let securityApi: SecurityFns | undefined;
+let serviceApi: ServiceFns | undefined;
 
 /** The offsets in layout.ts are the 64-bit ones; a 32-bit process would read every structure wrongly. */
 function assert64Bit(): void {
@@ -339,6 +411,53 @@ function loadHcnApi(): HcnApi {
   return hcnApi;
 }
 
+function loadSecurityApi(): SecurityFns {
+  if (!securityApi) {
+    const advapi32 = loadSystemLibrary('advapi32.dll');
+    const kernel32 = loadSystemLibrary('kernel32.dll');
+    securityApi = {
+      LookupAccountNameW: advapi32.func(PROTOTYPES.LookupAccountNameW),
+      ConvertSidToStringSidW: advapi32.func(PROTOTYPES.ConvertSidToStringSidW),
+      ConvertStringSecurityDescriptorToSecurityDescriptorW: advapi32.func(PROTOTYPES.ConvertStringSecurityDescriptorToSecurityDescriptorW),
+      GetSecurityDescriptorDacl: advapi32.func(PROTOTYPES.GetSecurityDescriptorDacl),
+      SetNamedSecurityInfoW: advapi32.func(PROTOTYPES.SetNamedSecurityInfoW),
+      GetNamedSecurityInfoW: advapi32.func(PROTOTYPES.GetNamedSecurityInfoW),
+      ConvertSecurityDescriptorToStringSecurityDescriptorW: advapi32.func(PROTOTYPES.ConvertSecurityDescriptorToStringSecurityDescriptorW),
+      LocalFree: kernel32.func(PROTOTYPES.LocalFree),
+      GetLastError: kernel32.func(PROTOTYPES.GetLastError),
+    } as unknown as SecurityFns;
+  }
+  return securityApi;
+}
+
+function loadServiceApi(): ServiceFns {
+  if (!serviceApi) {
+    const advapi32 = loadSystemLibrary('advapi32.dll');
+    const kernel32 = loadSystemLibrary('kernel32.dll');
+    const dispatcher = advapi32.func(PROTOTYPES.StartServiceCtrlDispatcherW);
+    const getLastError = kernel32.func(PROTOTYPES.GetLastError);
+    const serviceMain = koffi.pointer(koffi.proto(CALLBACK_PROTOTYPES.ServiceMainW));
+    const handlerEx = koffi.pointer(koffi.proto(CALLBACK_PROTOTYPES.HandlerEx));
+    serviceApi = {
+      // GetLastError is read in the completion callback, where koffi has restored the worker thread's value.
+      StartServiceCtrlDispatcherW: (table) =>
+        new Promise((resolve, reject) =>
+          dispatcher.async(table, (error: unknown, result: unknown) =>
+            error ? reject(error) : resolve({ result, lastError: (result as number) === 0 ? (getLastError() as number) : 0 }),
+          ),
+        ),
+      RegisterServiceCtrlHandlerExW: advapi32.func(PROTOTYPES.RegisterServiceCtrlHandlerExW),
+      SetServiceStatus: advapi32.func(PROTOTYPES.SetServiceStatus),
+      GetLastError: getLastError,
+      registerServiceMain: (fn) => koffi.register(fn, serviceMain),
+      registerHandlerEx: (fn) => koffi.register(fn, handlerEx),
+      unregister: (callback) => koffi.unregister(callback),
+      address: (buffer) => koffi.address(buffer),
+    } as ServiceFns;
+  }
+  return serviceApi;
+}
+
 /** Reads process memory by address through koffi; for memory the OS owns and we do not copy first. */
 export const koffiMemory: NativeMemory = {
   u8: (address) => koffi.decode.uint8(checked(address)),
@@ -445,6 +564,16 @@ export function interruptConsole(pid: number): Promise<boolean> {
     },
     pid,
   );
+}
+
+/** advapi32's account, SDDL and named-security calls and kernel32's LocalFree, for the listener's pipe DACL. */
+export function pipeSecurityCalls(): PipeSecurityCalls {
+  return pipeSecurityCallsWith(loadSecurityApi(), koffiMemory);
+}
+
+/** The service control dispatcher's calls (StartServiceCtrlDispatcherW on a worker thread) and koffi's callback registry. */
+export function serviceControlCalls(): ServiceControlCalls {
+  return serviceControlCallsWith(loadServiceApi());
 }
 
 export function readAdapters(): RawAdapter[] {
@@ -637,5 +766,118 @@ export function processCallsWith(fns: Kernel32ProcessFns): ProcessCalls {
     terminateProcess: (process, exitCode) => call(fns.TerminateProcess(process, exitCode)),
     closeHandle: (value) => call(fns.CloseHandle(value)),
     waitForSingleObject: async (value, ms) => ((await fns.WaitForSingleObject(value, ms)) as number) >>> 0,
+  };
+}
+
+/** The koffi-call shapes of the security functions, so tests can run the glue below with stand-ins. */
+export interface SecurityFns {
+  LookupAccountNameW: (system: null, name: string, sid: Buffer, sidBytes: [number], domain: Buffer, domainChars: [number], use: [number]) => unknown;
+  ConvertSidToStringSidW: (sid: Buffer, out: [unknown]) => unknown;
+  ConvertStringSecurityDescriptorToSecurityDescriptorW: (sddl: string, revision: number, out: [unknown], size: null) => unknown;
+  GetSecurityDescriptorDacl: (sd: bigint, present: [number], dacl: [unknown], defaulted: [number]) => unknown;
+  SetNamedSecurityInfoW: (path: string, objectType: number, info: number, owner: null, group: null, dacl: bigint, sacl: null) => unknown;
+  GetNamedSecurityInfoW: (path: string, objectType: number, info: number, owner: null, group: null, dacl: [unknown], sacl: null, sd: [unknown]) => unknown;
+  ConvertSecurityDescriptorToStringSecurityDescriptorW: (sd: bigint, revision: number, info: number, out: [unknown], length: null) => unknown;
+  LocalFree: (memory: bigint) => unknown;
+  GetLastError: () => unknown;
+}
+
+/** winnt.h SECURITY_MAX_SID_SIZE; a domain name longer than the first guess is retried at the size Windows asks for. */
+const SECURITY_MAX_SID_SIZE = 68;
+const ERROR_INSUFFICIENT_BUFFER = 122;
+
+export function pipeSecurityCallsWith(fns: SecurityFns, memory: NativeMemory): PipeSecurityCalls {
+  const lastError = () => fns.GetLastError() as number;
+  /** A string Windows LocalAlloc'd, read and freed. */
+  const takeString = (raw: unknown): string => {
+    const address = toHandle(raw);
+    try {
+      return memory.wstring(address);
+    } finally {
+      fns.LocalFree(address);
+    }
+  };
+  return {
+    lookupAccountName(name) {
+      const sid = Buffer.alloc(SECURITY_MAX_SID_SIZE);
+      const sidBytes: [number] = [sid.length];
+      const domainChars: [number] = [256];
+      const use: [number] = [0];
+      let ok = (fns.LookupAccountNameW(null, name, sid, sidBytes, Buffer.alloc(domainChars[0] * 2), domainChars, use) as number) !== 0;
+      if (!ok) {
+        const error = lastError();
+        if (error !== ERROR_INSUFFICIENT_BUFFER) return { sid: null, use: 0, lastError: error };
+        // The failed call wrote the sizes it needs into sidBytes and domainChars.
+        ok = (fns.LookupAccountNameW(null, name, sid, sidBytes, Buffer.alloc(domainChars[0] * 2), domainChars, use) as number) !== 0;
+        if (!ok) return { sid: null, use: 0, lastError: lastError() };
+      }
+      const out: [unknown] = [null];
+      if ((fns.ConvertSidToStringSidW(sid, out) as number) === 0) return { sid: null, use: 0, lastError: lastError() };
+      return { sid: takeString(out[0]), use: use[0], lastError: 0 };
+    },
+    stringToSecurityDescriptor(sddl, revision) {
+      const out: [unknown] = [null];
+      const ok = (fns.ConvertStringSecurityDescriptorToSecurityDescriptorW(sddl, revision, out, null) as number) !== 0;
+      return ok ? { sd: toHandle(out[0]), lastError: 0 } : { sd: 0n, lastError: lastError() };
+    },
+    getSecurityDescriptorDacl(sd) {
+      const present: [number] = [0];
+      const dacl: [unknown] = [null];
+      const defaulted: [number] = [0];
+      const ok = (fns.GetSecurityDescriptorDacl(sd, present, dacl, defaulted) as number) !== 0;
+      return ok ? { ok, present: present[0] !== 0, dacl: toHandle(dacl[0]), lastError: 0 } : { ok, present: false, dacl: 0n, lastError: lastError() };
+    },
+    setNamedSecurityInfo: (path, objectType, info, dacl) => (fns.SetNamedSecurityInfoW(path, objectType, info, null, null, dacl, null) as number) >>> 0,
+    getNamedSecurityInfo(path, objectType, info) {
+      const dacl: [unknown] = [null];
+      const sd: [unknown] = [null];
+      const status = (fns.GetNamedSecurityInfoW(path, objectType, info, null, null, dacl, null, sd) as number) >>> 0;
+      return { status, sd: status === 0 ? toHandle(sd[0]) : 0n };
+    },
+    securityDescriptorToString(sd, revision, info) {
+      const out: [unknown] = [null];
+      const ok = (fns.ConvertSecurityDescriptorToStringSecurityDescriptorW(sd, revision, info, out, null) as number) !== 0;
+      return ok ? { sddl: takeString(out[0]), lastError: 0 } : { sddl: null, lastError: lastError() };
+    },
+    localFree: (value) => void fns.LocalFree(value),
+  };
+}
+
+/** The koffi-call shapes of the service functions and of koffi's callback registry, so tests can run the glue with stand-ins. */
+export interface ServiceFns {
+  StartServiceCtrlDispatcherW: (table: Buffer) => Promise<{ result: unknown; lastError: number }>;
+  RegisterServiceCtrlHandlerExW: (name: string, handler: bigint, context: null) => unknown;
+  SetServiceStatus: (handle: bigint, status: Buffer) => unknown;
+  GetLastError: () => unknown;
+  registerServiceMain: (fn: (argc: number, argv: unknown) => void) => bigint;
+  registerHandlerEx: (fn: (control: number, eventType: number, eventData: unknown, context: unknown) => number) => bigint;
+  unregister: (callback: bigint) => void;
+  address: (buffer: Buffer) => bigint;
+}
+
+export function serviceControlCallsWith(fns: ServiceFns): ServiceControlCalls {
+  const lastError = () => fns.GetLastError() as number;
+  return {
+    startDispatcher: async (table) => {
+      const { result, lastError: error } = await fns.StartServiceCtrlDispatcherW(table);
+      return { ok: (result as number) !== 0, lastError: error };
+    },
+    registerServiceMain: (main) => fns.registerServiceMain((argc) => main(argc)),
+    registerHandler(name, handler) {
+      const callback = fns.registerHandlerEx((control, eventType) => handler(control >>> 0, eventType >>> 0));
+      const handle = toHandle(fns.RegisterServiceCtrlHandlerExW(name, callback, null));
+      if (handle === 0n) {
+        const error = lastError();
+        fns.unregister(callback);
+        return { handle, callback: 0n, lastError: error };
+      }
+      return { handle, callback, lastError: 0 };
+    },
+    setServiceStatus(handle, status) {
+      const ok = (fns.SetServiceStatus(handle, status) as number) !== 0;
+      return { ok, lastError: ok ? 0 : lastError() };
+    },
+    unregister: (callback) => fns.unregister(callback),
+    address: (buffer) => fns.address(buffer),
   };
 }

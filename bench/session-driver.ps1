@@ -1,0 +1,108 @@
+# Measures, from one warm pwsh, host sessions through WinsHost next to PowerShell's own remoting: named-pipe
+# remoting (`pwsh -CustomPipeName` + a runspace on NamedPipeConnectionInfo) and, when given, SSH remoting.
+# Rounds alternate between the targets so machine noise weighs on all alike. Prints one JSON object.
+param(
+    [Parameter(Mandatory)][string]$ModulePath,
+    [Parameter(Mandatory)][string]$BrokerPipe,
+    [Parameter(Mandatory)][string]$PipeName,
+    [string]$SshPort,
+    [string]$SshKey,
+    [int]$Rounds = 5,
+    [int]$Calls = 20
+)
+$ErrorActionPreference = 'Stop'
+Import-Module $ModulePath
+$env:WINSHOST_PIPE = $BrokerPipe
+$stopwatch = [System.Diagnostics.Stopwatch]::new()
+
+function Measure-Milliseconds([scriptblock]$Action) {
+    $stopwatch.Restart()
+    $null = & $Action
+    $stopwatch.Elapsed.TotalMilliseconds
+}
+
+function Open-NamedPipeSession {
+    $connection = [System.Management.Automation.Runspaces.NamedPipeConnectionInfo]::new($PipeName)
+    $connection.OpenTimeout = 30000
+    $runspace = [runspacefactory]::CreateRunspace($connection)
+    $runspace.Open()
+    $runspace
+}
+
+function Open-SshSession {
+    New-PSSession -HostName 127.0.0.1 -Port $SshPort -UserName root -KeyFilePath $SshKey -Options @{ StrictHostKeyChecking = 'no'; UserKnownHostsFile = '/dev/null'; LogLevel = 'ERROR' }
+}
+
+function Invoke-OnRunspace($Runspace, [string]$Script) {
+    $shell = [powershell]::Create()
+    try {
+        $shell.Runspace = $Runspace
+        $shell.AddScript($Script).Invoke()
+    } finally {
+        $shell.Dispose()
+    }
+}
+
+$pipeRunspace = Open-NamedPipeSession
+# Invoke-Command needs a PSSession; this wraps the same named-pipe runspace.
+$pipeSession = [System.Management.Automation.Runspaces.PSSession]::Create($pipeRunspace, 'NamedPipe', $null)
+$ours = New-HostSession -Name bench
+$ssh = $null
+if ($SshPort) { $ssh = Open-SshSession }
+
+$samples = [ordered]@{}
+function Add-Sample([string]$Name, [double]$Value) {
+    if (-not $samples.Contains($Name)) { $samples[$Name] = [System.Collections.Generic.List[double]]::new() }
+    $samples[$Name].Add($Value)
+}
+
+$targets = [ordered]@{
+    winshost = @{
+        one = { Invoke-HostCommand -Session $ours -ScriptBlock { 1 } }
+        gps = { Invoke-HostCommand -Session $ours -ScriptBlock { Get-Process | Select-Object -First 50 } }
+        open = { New-HostSession -Name ('open' + [guid]::NewGuid().ToString('N').Substring(0, 8)) | Remove-HostSession -Confirm:$false }
+    }
+    namedPipeCmdlet = @{
+        one = { Invoke-Command -Session $pipeSession -ScriptBlock { 1 } }
+        gps = { Invoke-Command -Session $pipeSession -ScriptBlock { Get-Process | Select-Object -First 50 } }
+    }
+    namedPipeApi = @{
+        one = { Invoke-OnRunspace $pipeRunspace '1' }
+        gps = { Invoke-OnRunspace $pipeRunspace 'Get-Process | Select-Object -First 50' }
+        open = { (Open-NamedPipeSession).Dispose() }
+    }
+}
+if ($ssh) {
+    $targets.ssh = @{
+        one = { Invoke-Command -Session $ssh -ScriptBlock { 1 } }
+        gps = { Invoke-Command -Session $ssh -ScriptBlock { Get-Process | Select-Object -First 50 } }
+        open = { Remove-PSSession (Open-SshSession) }
+    }
+}
+
+# Warm-up: JIT, format data, the broker's warm session host.
+foreach ($target in $targets.Keys) { foreach ($op in 'one', 'gps') { 1..5 | ForEach-Object { $null = & $targets[$target][$op] } } }
+
+for ($round = 0; $round -lt $Rounds; $round++) {
+    foreach ($target in $targets.Keys) {
+        foreach ($op in 'one', 'gps') {
+            for ($i = 0; $i -lt $Calls; $i++) { Add-Sample "$target.$op" (Measure-Milliseconds $targets[$target][$op]) }
+        }
+        if ($targets[$target].ContainsKey('open')) {
+            # Each open is followed by a pause so the broker can start its next warm session host, as it
+            # would between real callers.
+            for ($i = 0; $i -lt 2; $i++) { Add-Sample "$target.open" (Measure-Milliseconds $targets[$target]['open']); Start-Sleep -Milliseconds 1500 }
+        }
+    }
+}
+
+Remove-HostSession -Session $ours -Confirm:$false
+if ($ssh) { Remove-PSSession $ssh }
+$pipeRunspace.Dispose()
+
+$result = [ordered]@{}
+foreach ($name in $samples.Keys) {
+    $sorted = @($samples[$name] | Sort-Object)
+    $result[$name] = [ordered]@{ p50 = $sorted[[int][math]::Floor($sorted.Count / 2)]; p90 = $sorted[[int][math]::Floor($sorted.Count * 0.9)]; n = $sorted.Count }
+}
+$result | ConvertTo-Json -Compress -Depth 4

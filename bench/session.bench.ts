@@ -1,0 +1,166 @@
+// `npm run bench:session`: host sessions through WinsHost next to PowerShell's own remoting, measured in
+// this run from the same warm pwsh: named-pipe remoting (`pwsh -CustomPipeName`, a runspace on
+// NamedPipeConnectionInfo, both as `Invoke-Command` on a PSSession and as the bare PowerShell API) and SSH
+// remoting when sshd is installed (as root it is installed from Debian packages when missing). Targets:
+// round trip of `{ 1 }` ≤ 0.5× named-pipe remoting; session open < 300 ms.
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const repo = fileURLToPath(new URL('..', import.meta.url));
+const pwsh = join(repo, '.tools', 'pwsh', 'pwsh');
+const bundle = join(repo, 'dist', 'broker', 'cli.js');
+const rounds = Number(process.env.BENCH_SESSION_ROUNDS ?? 5);
+const calls = Number(process.env.BENCH_SESSION_CALLS ?? 20);
+
+const children: ChildProcess[] = [];
+const work = mkdtempSync(join(tmpdir(), 'winshost-session-bench-'));
+
+function cleanUp(): void {
+  for (const child of children) child.kill('SIGTERM');
+  rmSync(work, { recursive: true, force: true });
+}
+
+function waitFor(child: ChildProcess, pattern: RegExp, what: string, timeoutMs = 60_000): Promise<void> {
+  return new Promise((resolve, reject) => {
+    let seen = '';
+    const timer = setTimeout(() => reject(new Error(`${what} did not start within ${timeoutMs} ms:\n${seen.slice(-2000)}`)), timeoutMs);
+    const onData = (chunk: Buffer) => {
+      seen += chunk.toString();
+      if (pattern.test(seen)) {
+        clearTimeout(timer);
+        resolve();
+      }
+    };
+    child.stdout?.on('data', onData);
+    child.stderr?.on('data', onData);
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`${what} exited with ${code}:\n${seen.slice(-2000)}`));
+    });
+  });
+}
+
+async function startBroker(): Promise<string> {
+  const socket = join(work, 'broker.sock');
+  const policy = join(work, 'policy.yaml');
+  writeFileSync(
+    policy,
+    [
+      'listeners:',
+      '  - name: bench',
+      `    path: ${socket}`,
+      "    mode: '0600'",
+      '    profiles: [bench]',
+      'profiles:',
+      '  bench:',
+      '    sessions:',
+      '      languageMode: FullLanguage',
+      "      commands: ['*']",
+      '      idleTimeoutSeconds: 0',
+      '    limits: { sessions: 64 }',
+      'sessionHost:',
+      `  executable: ${pwsh}`,
+      '  warm: 1',
+      '',
+    ].join('\n'),
+  );
+  const broker = spawn(process.execPath, [bundle, 'serve', '--policy', policy, '--state-dir', join(work, 'state'), '--audit', join(work, 'audit.log')], { stdio: ['ignore', 'pipe', 'pipe'] });
+  children.push(broker);
+  await waitFor(broker, /serving|listening/, 'the broker');
+  return socket;
+}
+
+async function startNamedPipeServer(): Promise<string> {
+  const name = `winshost-bench-${process.pid}`;
+  const server = spawn(pwsh, ['-NoLogo', '-NoProfile', '-CustomPipeName', name, '-Command', "'ready'; Start-Sleep 3600"], { stdio: ['ignore', 'pipe', 'pipe'] });
+  children.push(server);
+  await waitFor(server, /ready/, 'pwsh -CustomPipeName');
+  return name;
+}
+
+/** A private sshd on a loopback port with the powershell subsystem, key login for root; undefined when not possible. */
+async function startSshd(): Promise<{ port: number; key: string } | { skipped: string }> {
+  if (!existsSync('/usr/sbin/sshd')) {
+    if (process.getuid?.() !== 0) return { skipped: 'sshd is not installed and this is not root' };
+    const install = spawnSync('apt-get', ['install', '-y', '-q', 'openssh-server', 'openssh-client'], { encoding: 'utf8', env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
+    if (install.status !== 0) return { skipped: `apt-get install openssh-server failed: ${(install.stderr || install.stdout).trim().split('\n').slice(-2).join(' ')}` };
+  }
+  if (process.getuid?.() !== 0) return { skipped: 'SSH remoting is measured as root only' };
+  const key = join(work, 'client_key');
+  const hostKey = join(work, 'host_key');
+  for (const file of [key, hostKey]) {
+    const made = spawnSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', file], { encoding: 'utf8' });
+    if (made.status !== 0) return { skipped: `ssh-keygen failed: ${made.stderr}` };
+  }
+  writeFileSync(join(work, 'authorized_keys'), readFileSync(`${key}.pub`));
+  chmodSync(join(work, 'authorized_keys'), 0o600);
+  const port = 20000 + (process.pid % 20000);
+  const config = join(work, 'sshd_config');
+  writeFileSync(
+    config,
+    [
+      `Port ${port}`,
+      'ListenAddress 127.0.0.1',
+      `HostKey ${hostKey}`,
+      `AuthorizedKeysFile ${join(work, 'authorized_keys')}`,
+      'PermitRootLogin prohibit-password',
+      'PasswordAuthentication no',
+      'StrictModes no',
+      'UsePAM no',
+      `PidFile ${join(work, 'sshd.pid')}`,
+      `Subsystem powershell ${pwsh} -sshs -NoLogo -NoProfile`,
+      '',
+    ].join('\n'),
+  );
+  spawnSync('mkdir', ['-p', '/run/sshd']);
+  const sshd = spawn('/usr/sbin/sshd', ['-D', '-e', '-f', config], { stdio: ['ignore', 'pipe', 'pipe'] });
+  children.push(sshd);
+  await waitFor(sshd, /Server listening/, 'sshd', 15_000);
+  return { port, key };
+}
+
+function runDriver(args: string[]): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(pwsh, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    child.once('error', reject);
+    child.once('exit', (code) => (code === 0 ? resolve(stdout) : reject(new Error(`the driver failed (${code}):\n${stdout}\n${stderr}`))));
+  });
+}
+
+function ratio(ours: number, baseline: number): string {
+  return (ours / baseline).toFixed(2);
+}
+
+try {
+  if (!existsSync(bundle) || !existsSync(pwsh)) throw new Error('run `npm run setup` first (the broker bundle and .tools/pwsh are needed)');
+  const brokerSocket = await startBroker();
+  const pipeName = await startNamedPipeServer();
+  console.log('broker and named-pipe server started; setting up sshd');
+  const ssh = await startSshd().catch((error: Error) => ({ skipped: error.message }));
+  const args = ['-NoLogo', '-NoProfile', '-NonInteractive', '-File', join(repo, 'bench', 'session-driver.ps1'), '-ModulePath', join(repo, 'PSModule', 'WinsHost', 'WinsHost.psd1'), '-BrokerPipe', brokerSocket, '-PipeName', pipeName, '-Rounds', String(rounds), '-Calls', String(calls)];
+  if ('port' in ssh) args.push('-SshPort', String(ssh.port), '-SshKey', ssh.key);
+  console.log(`measuring: ${rounds} rounds × ${calls} calls per target${'port' in ssh ? ', SSH included' : ''}`);
+  // Not spawnSync: the broker's and the servers' output pipes must keep draining while the driver runs.
+  const driver = await runDriver(args);
+  const json = driver.trim().split('\n').pop()!;
+  const results = JSON.parse(json) as Record<string, { p50: number; p90: number; n: number }>;
+  console.log('session bench (milliseconds, p50 / p90 over alternating rounds, one warm pwsh as the caller)');
+  for (const [name, value] of Object.entries(results)) console.log(`  ${name.padEnd(22)} ${value.p50.toFixed(2).padStart(9)} / ${value.p90.toFixed(2).padStart(9)}   n=${value.n}`);
+  if ('skipped' in ssh) console.log(`  ssh: not measured (${ssh.skipped})`);
+  const one = results['winshost.one'].p50;
+  const gps = results['winshost.gps'].p50;
+  console.log(`round trip { 1 }: WinsHost / Invoke-Command over named-pipe remoting = ${ratio(one, results['namedPipeCmdlet.one'].p50)} (target <= 0.5)`);
+  console.log(`round trip { 1 }: WinsHost / bare PowerShell API over named-pipe remoting = ${ratio(one, results['namedPipeApi.one'].p50)}`);
+  console.log(`Get-Process | Select -First 50: WinsHost / Invoke-Command over named pipe = ${ratio(gps, results['namedPipeCmdlet.gps'].p50)}; / API = ${ratio(gps, results['namedPipeApi.gps'].p50)}`);
+  if (results['ssh.one']) console.log(`round trip { 1 }: WinsHost / SSH remoting = ${ratio(one, results['ssh.one'].p50)}; open: SSH ${results['ssh.open'].p50.toFixed(0)} ms`);
+  console.log(`session open: WinsHost ${results['winshost.open'].p50.toFixed(0)} ms (target < 300), named-pipe runspace ${results['namedPipeApi.open'].p50.toFixed(0)} ms`);
+} finally {
+  cleanUp();
+}
