@@ -12,24 +12,15 @@ import type { HostPlatform } from '../../broker/src/platform/index.js';
 import { parsePolicy } from '../../broker/src/policy/load.js';
 import { openListener } from '../../broker/src/server/listener.js';
 import { linuxProcesses, ownCgroupDirectory, parseInterpreterLine } from '../../broker/src/platform/linux/processes.js';
-import { fakePlatform, RawPeer, startTestBroker, type TestBroker } from './support.js';
+import { alive, fakePlatform, RawPeer, sleep, startTestBroker, until, type TestBroker } from './support.js';
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const isLinux = process.platform === 'linux';
 const isRoot = process.getuid?.() === 0;
 const inCi = process.env.CI === 'true';
 /** Root-only tests run (and fail without root) in CI; elsewhere they are skipped with the reason. */
 const needsRoot = (what: string) => (isRoot || inCi ? false : `needs root (${what}); npm test runs it as root in CI`);
 const linuxOnly = isLinux ? false : 'Linux only';
-const alive = (pid: number) => existsSync(`/proc/${pid}`) && !readFileSync(`/proc/${pid}/stat`, 'utf8').includes(') Z ');
 
-async function until(condition: () => boolean, what: string, timeoutMs = 10_000) {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(20);
-  }
-}
 
 /** Server-side sockets of a test broker's connections: what the broker has produced and not sent yet. */
 const serverSockets = (broker: TestBroker) => [...(broker.broker as unknown as { connections: Set<{ socket: Socket }> }).connections].map((c) => c.socket);

@@ -6,8 +6,8 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { ProcessManager } from '../../broker/src/handlers/process-manager.js';
 import type { HostPlatformProcesses, LaunchedProcess, ProcessEvents, ProcessLaunch } from '../../broker/src/platform/types.js';
+import { sleep } from './support.js';
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 describe('ProcessManager', () => {
   it('stops a program whose caller went away while it was starting (no orphan, no notify to a closed caller)', async () => {

@@ -7,10 +7,8 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { ErrorCodes } from '../../typings/index.js';
-import { RawPeer, startTestBroker, type TestBroker } from './support.js';
+import { alive, RawPeer, sleep, startTestBroker, until, type TestBroker } from './support.js';
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-const alive = (pid: number) => existsSync(`/proc/${pid}`) && !readFileSync(`/proc/${pid}/stat`, 'utf8').includes(') Z ');
 /** Live members of a process group, from /proc. */
 const groupMembers = (pgid: number) =>
   readdirSync('/proc')
@@ -25,13 +23,6 @@ const groupMembers = (pgid: number) =>
       }
     });
 
-async function until(condition: () => boolean, what: string, timeoutMs = 10_000) {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(20);
-  }
-}
 
 function policy(dir: string, extra = '') {
   return `listeners:

@@ -7,27 +7,12 @@ import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { ErrorCodes } from '../../typings/index.js';
 import { findPwsh, linuxSessions, PWSH_FALLBACK, resolveLinuxContainer, sessionHostCommand, sessionHostEnvironment } from '../../broker/src/platform/linux/sessions.js';
-import { fakePlatform, RawPeer, startTestBroker, type TestBroker } from './support.js';
+import { alive, fakePlatform, RawPeer, sleep, startTestBroker, until, type TestBroker } from './support.js';
 import { fakeSessions, type FakeSessions } from './support/fake-sessions.js';
 
 /** The text of the fake host's `<S>` object. */
 const textOf = (clixml: unknown) => /<S>(.*)<\/S>/s.exec(clixml as string)![1].replace(/&lt;/g, '<').replace(/&amp;/g, '&');
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-const alive = (pid: number) => {
-  try {
-    return !readFileSync(`/proc/${pid}/stat`, 'utf8').includes(') Z ');
-  } catch {
-    return false;
-  }
-};
 
-async function until(condition: () => boolean, what: string, timeoutMs = 10_000) {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(20);
-  }
-}
 
 /** One peer with its own request ids. */
 async function connect(path: string) {

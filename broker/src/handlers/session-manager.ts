@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import type { CancellationToken } from 'vscode-jsonrpc';
-import { SessionOutputNotification, type CallerInfo, type HostSessionInfo, type SessionInvokeResult, type SessionOutputParams } from '../../../typings/index.js';
+import { SessionOutputNotification, type CallerInfo, type HostSessionInfo, type SessionInvokeParams, type SessionInvokeResult, type SessionOutputParams } from '../../../typings/index.js';
 import { paramsDigest, type AuditLog } from '../audit.js';
 import { BrokerError, InvalidParamsError, PolicyDeniedError } from '../errors.js';
 import type { HostPlatformSessions, ResolvedContainer } from '../platform/types.js';
@@ -46,15 +46,7 @@ export interface InvocationCaller {
   token: CancellationToken;
 }
 
-export interface InvokeRequest {
-  sessionId?: string;
-  target?: string;
-  script: string;
-  arguments?: string;
-  input?: string;
-  depth?: number;
-  timeoutSeconds?: number;
-}
+export type InvokeRequest = SessionInvokeParams;
 
 export interface SessionManagerOptions {
   platform: HostPlatformSessions;
