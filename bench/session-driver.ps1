@@ -8,7 +8,8 @@ param(
     [string]$SshPort,
     [string]$SshKey,
     [int]$Rounds = 5,
-    [int]$Calls = 20
+    [int]$Calls = 20,
+    [int]$RefillSeconds = 8
 )
 $ErrorActionPreference = 'Stop'
 Import-Module $ModulePath
@@ -69,7 +70,12 @@ $targets = [ordered]@{
     namedPipeApi = @{
         one = { Invoke-OnRunspace $pipeRunspace '1' }
         gps = { Invoke-OnRunspace $pipeRunspace 'Get-Process | Select-Object -First 50' }
-        open = { (Open-NamedPipeSession).Dispose() }
+        # A -CustomPipeName server takes one client at a time: the open replaces the runspace in use.
+        open = {
+            $script:pipeRunspace.Dispose()
+            $script:pipeRunspace = Open-NamedPipeSession
+            $script:pipeSession = [System.Management.Automation.Runspaces.PSSession]::Create($script:pipeRunspace, 'NamedPipe', $null)
+        }
     }
 }
 if ($ssh) {
@@ -80,21 +86,33 @@ if ($ssh) {
     }
 }
 
+[Console]::Error.WriteLine('sessions open; waiting for the broker to start its next warm session host')
+# Taking the warm host makes the broker start the next one (PowerShell start-up and Add-Type: seconds of
+# CPU); measuring during that would measure the refill.
+Start-Sleep -Seconds $RefillSeconds
+[Console]::Error.WriteLine('warming up')
 # Warm-up: JIT, format data, the broker's warm session host.
 foreach ($target in $targets.Keys) { foreach ($op in 'one', 'gps') { 1..5 | ForEach-Object { $null = & $targets[$target][$op] } } }
 
 for ($round = 0; $round -lt $Rounds; $round++) {
     foreach ($target in $targets.Keys) {
+        [Console]::Error.WriteLine("round $round $target")
         foreach ($op in 'one', 'gps') {
             for ($i = 0; $i -lt $Calls; $i++) { Add-Sample "$target.$op" (Measure-Milliseconds $targets[$target][$op]) }
         }
         if ($targets[$target].ContainsKey('open')) {
             # Each open is followed by a pause so the broker can start its next warm session host, as it
-            # would between real callers.
-            for ($i = 0; $i -lt 2; $i++) { Add-Sample "$target.open" (Measure-Milliseconds $targets[$target]['open']); Start-Sleep -Milliseconds 1500 }
+            # would between real callers (the cold case is reported apart by the bench).
+            Add-Sample "$target.open" (Measure-Milliseconds $targets[$target]['open'])
+            Start-Sleep -Seconds $RefillSeconds
         }
     }
 }
+
+# A cold open: the warm host is taken by the first open, so the second waits for PowerShell to start.
+$first = New-HostSession -Name coldA
+Add-Sample 'winshost.coldOpen' (Measure-Milliseconds { $script:second = New-HostSession -Name coldB })
+$first, $second | Remove-HostSession -Confirm:$false
 
 Remove-HostSession -Session $ours -Confirm:$false
 if ($ssh) { Remove-PSSession $ssh }

@@ -128,7 +128,10 @@ function runDriver(args: string[]): Promise<string> {
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => {
+      stderr += chunk.toString();
+      if (process.env.BENCH_VERBOSE) process.stderr.write(chunk);
+    });
     child.once('error', reject);
     child.once('exit', (code) => (code === 0 ? resolve(stdout) : reject(new Error(`the driver failed (${code}):\n${stdout}\n${stderr}`))));
   });
@@ -160,7 +163,8 @@ try {
   console.log(`round trip { 1 }: WinsHost / bare PowerShell API over named-pipe remoting = ${ratio(one, results['namedPipeApi.one'].p50)}`);
   console.log(`Get-Process | Select -First 50: WinsHost / Invoke-Command over named pipe = ${ratio(gps, results['namedPipeCmdlet.gps'].p50)}; / API = ${ratio(gps, results['namedPipeApi.gps'].p50)}`);
   if (results['ssh.one']) console.log(`round trip { 1 }: WinsHost / SSH remoting = ${ratio(one, results['ssh.one'].p50)}; open: SSH ${results['ssh.open'].p50.toFixed(0)} ms`);
-  console.log(`session open: WinsHost ${results['winshost.open'].p50.toFixed(0)} ms (target < 300), named-pipe runspace ${results['namedPipeApi.open'].p50.toFixed(0)} ms`);
+  console.log(`session open on a warm host: WinsHost ${results['winshost.open'].p50.toFixed(0)} ms (target < 300), named-pipe runspace ${results['namedPipeApi.open'].p50.toFixed(0)} ms`);
+  console.log(`session open with no warm host left (PowerShell start-up + Add-Type): ${results['winshost.coldOpen'].p50.toFixed(0)} ms`);
 } finally {
   cleanUp();
 }
