@@ -70,33 +70,13 @@ function Get-HostSession {
     )
 
     process {
-        try {
-            $sessions = @(Get-HostSessionFromBroker -Pipe $Pipe)
-        }
-        catch {
-            $PSCmdlet.ThrowTerminatingError((New-HostBrokerErrorRecord -ErrorRecord $_))
-        }
-
-        if ($PSCmdlet.ParameterSetName -eq 'Name' -and -not $PSBoundParameters.ContainsKey('Name')) {
-            $sessions
-            return
-        }
-        $selection = @{ Session = $sessions }
+        $selection = @{ Cmdlet = $PSCmdlet; Pipe = $Pipe }
         if ($PSCmdlet.ParameterSetName -eq 'Id') {
             $selection['Id'] = $Id
         }
-        else {
+        elseif ($PSBoundParameters.ContainsKey('Name')) {
             $selection['Name'] = $Name
         }
-        $selected = Select-HostSession @selection
-        foreach ($wanted in $selected.Missing) {
-            $what = "named '$wanted'"
-            if ($PSCmdlet.ParameterSetName -eq 'Id') {
-                $what = "with the id '$wanted'"
-            }
-            $PSCmdlet.WriteError((New-HostBrokerErrorRecord -ErrorId 'SessionNotFound' -Category ObjectNotFound -ExceptionType ItemNotFound -TargetObject $wanted `
-                        -Message "You have no host session $what."))
-        }
-        $selected.Found
+        Find-HostSession @selection
     }
 }

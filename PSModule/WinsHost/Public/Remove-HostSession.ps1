@@ -89,25 +89,14 @@ function Remove-HostSession {
             }
         }
         else {
-            try {
-                $sessions = @(Get-HostSessionFromBroker -Pipe $Pipe)
-            }
-            catch {
-                $PSCmdlet.ThrowTerminatingError((New-HostBrokerErrorRecord -ErrorRecord $_))
-            }
-            $selection = @{ Session = $sessions }
+            $selection = @{ Cmdlet = $PSCmdlet; Pipe = $Pipe }
             if ($PSCmdlet.ParameterSetName -eq 'Name') {
                 $selection['Name'] = $Name
             }
             else {
                 $selection['Id'] = $Id
             }
-            $selected = Select-HostSession @selection
-            foreach ($wanted in $selected.Missing) {
-                $PSCmdlet.WriteError((New-HostBrokerErrorRecord -ErrorId 'SessionNotFound' -Category ObjectNotFound -ExceptionType ItemNotFound -TargetObject $wanted `
-                            -Message "You have no host session '$wanted'."))
-            }
-            foreach ($item in $selected.Found) {
+            foreach ($item in (Find-HostSession @selection)) {
                 $targets.Add($item)
             }
         }
