@@ -278,15 +278,21 @@ sessionHost:
   });
 
   it('survives a caller that goes away while its invocation is still streaming (found by the fuzzer)', async () => {
+    // The caller stops reading, so the broker holds the host's output back; then the broker drops the
+    // connection for a framing violation, which releases the held output towards a connection that is gone.
     const leaving = await connect(broker.path);
-    leaving.peer.send({ jsonrpc: '2.0', id: 'stream', method: 'session/invoke', params: { script: 'emit 20000' } });
-    await until(() => leaving.peer.takeNotifications('session/output').length > 0, 'the first output');
-    // A framing violation: the broker drops the connection itself while the host keeps writing.
+    const progress = join(dir, 'progress-leaving');
+    leaving.peer.socket.pause();
+    leaving.peer.send({ jsonrpc: '2.0', id: 'stream', method: 'session/invoke', params: { script: `big 2000 16384 ${progress}` } });
+    await until(() => existsSync(progress), 'the host to start producing');
+    await sleep(500);
     leaving.peer.write('Content-Length: abc\r\n\r\n');
-    await sleep(300);
+    leaving.peer.socket.resume();
+    await sleep(1000);
     const { result } = await main.call('session/invoke', { script: 'emit 1' });
     assert.equal(result.outputCount, 1);
     main.peer.takeNotifications('session/output');
+    leaving.peer.close();
   });
 
   it('refuses a second invocation while one runs: SessionBusy', async () => {

@@ -46,7 +46,6 @@ export interface InvocationCaller {
   token: CancellationToken;
 }
 
-export type InvokeRequest = SessionInvokeParams;
 
 export interface SessionManagerOptions {
   platform: HostPlatformSessions;
@@ -407,7 +406,7 @@ export class SessionManager {
     return info;
   }
 
-  async invoke(owner: SessionOwner, request: InvokeRequest, caller: InvocationCaller): Promise<SessionInvokeResult> {
+  async invoke(owner: SessionOwner, request: SessionInvokeParams, caller: InvocationCaller): Promise<SessionInvokeResult> {
     const grant: SessionsGrant = owner.profile.sessions ?? {};
     const depth = request.depth ?? SessionDefaults.depth;
     const maxDepth = grant.maxDepth ?? SessionDefaults.maxDepth;
@@ -427,7 +426,7 @@ export class SessionManager {
     }
   }
 
-  private async run(session: ManagedSession, request: InvokeRequest, depth: number, grant: SessionsGrant, caller: InvocationCaller): Promise<SessionInvokeResult> {
+  private async run(session: ManagedSession, request: SessionInvokeParams, depth: number, grant: SessionsGrant, caller: InvocationCaller): Promise<SessionInvokeResult> {
     const { info, host } = session;
     if (info.State === 'Broken') {
       throw new BrokerError('HostOperationFailed', `session ${info.Id} is broken (its session host has gone); remove it and open another`, { reason: 'SessionBroken', sessionId: info.Id });
