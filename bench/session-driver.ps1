@@ -48,6 +48,10 @@ $pipeRunspace = Open-NamedPipeSession
 # Invoke-Command needs a PSSession; this wraps the same named-pipe runspace.
 $pipeSession = [System.Management.Automation.Runspaces.PSSession]::Create($pipeRunspace, 'NamedPipe', $null)
 $ours = New-HostSession -Name bench
+# The module's compiled connection, called directly: what the cmdlets cost on top of it shows next to the
+# bare PowerShell API over named-pipe remoting (output records are left unread here, not deserialized).
+$connection = & (Get-Module WinsHost) { Get-HostRpcConnection }
+$invokeOne = @{ sessionId = [string]$ours.Id; script = '1' }
 $ssh = $null
 if ($SshPort) { $ssh = Open-SshSession }
 
@@ -62,6 +66,9 @@ $targets = [ordered]@{
         one = { Invoke-HostCommand -Session $ours -ScriptBlock { 1 } }
         gps = { Invoke-HostCommand -Session $ours -ScriptBlock { Get-Process | Select-Object -First 50 } }
         open = { New-HostSession -Name ('open' + [guid]::NewGuid().ToString('N').Substring(0, 8)) | Remove-HostSession -Confirm:$false }
+    }
+    winshostApi = @{
+        one = { $id = $connection.SendRequest('session/invoke', $invokeOne); $connection.ReceiveResponse($id, 'session/invoke', 10000, $null) }
     }
     namedPipeCmdlet = @{
         one = { Invoke-Command -Session $pipeSession -ScriptBlock { 1 } }
@@ -92,12 +99,13 @@ if ($ssh) {
 Start-Sleep -Seconds $RefillSeconds
 [Console]::Error.WriteLine('warming up')
 # Warm-up: JIT, format data, the broker's warm session host.
-foreach ($target in $targets.Keys) { foreach ($op in 'one', 'gps') { 1..5 | ForEach-Object { $null = & $targets[$target][$op] } } }
+foreach ($target in $targets.Keys) { foreach ($op in 'one', 'gps') { if ($targets[$target].ContainsKey($op)) { 1..5 | ForEach-Object { $null = & $targets[$target][$op] } } } }
 
 for ($round = 0; $round -lt $Rounds; $round++) {
     foreach ($target in $targets.Keys) {
         [Console]::Error.WriteLine("round $round $target")
         foreach ($op in 'one', 'gps') {
+            if (-not $targets[$target].ContainsKey($op)) { continue }
             for ($i = 0; $i -lt $Calls; $i++) { Add-Sample "$target.$op" (Measure-Milliseconds $targets[$target][$op]) }
         }
         if ($targets[$target].ContainsKey('open')) {

@@ -161,6 +161,9 @@ try {
   const gps = results['winshost.gps'].p50;
   console.log(`round trip { 1 }: WinsHost / Invoke-Command over named-pipe remoting = ${ratio(one, results['namedPipeCmdlet.one'].p50)} (target <= 0.5)`);
   console.log(`round trip { 1 }: WinsHost / bare PowerShell API over named-pipe remoting = ${ratio(one, results['namedPipeApi.one'].p50)}`);
+  console.log(
+    `round trip { 1 }: WinsHost's compiled connection called directly (no cmdlet) / bare PowerShell API = ${ratio(results['winshostApi.one'].p50, results['namedPipeApi.one'].p50)}; / Invoke-Command = ${ratio(results['winshostApi.one'].p50, results['namedPipeCmdlet.one'].p50)}`,
+  );
   console.log(`Get-Process | Select -First 50: WinsHost / Invoke-Command over named pipe = ${ratio(gps, results['namedPipeCmdlet.gps'].p50)}; / API = ${ratio(gps, results['namedPipeApi.gps'].p50)}`);
   if (results['ssh.one']) console.log(`round trip { 1 }: WinsHost / SSH remoting = ${ratio(one, results['ssh.one'].p50)}; open: SSH ${results['ssh.open'].p50.toFixed(0)} ms`);
   console.log(`session open on a warm host: WinsHost ${results['winshost.open'].p50.toFixed(0)} ms (target < 300), named-pipe runspace ${results['namedPipeApi.open'].p50.toFixed(0)} ms`);

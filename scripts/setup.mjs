@@ -212,6 +212,27 @@ export function stampManifest(text, version, manifestName) {
   return stamped;
 }
 
+/** The module's compiled core (PSModule/WinsHost.Client), built into the module's bin folder. */
+export const clientProjectDir = join(repoRoot, 'PSModule', 'WinsHost.Client');
+export const clientAssembly = join(repoRoot, 'PSModule', 'WinsHost', 'bin', 'WinsHost.Client.dll');
+
+function buildClientAssembly() {
+  const sources = listFiles(clientProjectDir, (name) => name.endsWith('.cs') || name.endsWith('.csproj')).filter((file) => !/[\\/](bin|obj)[\\/]/.test(relative(clientProjectDir, file)));
+  buildStep('client', sources, [clientAssembly], () => {
+    say('building the module assembly WinsHost.Client (dotnet build)');
+    try {
+      run(
+        'dotnet',
+        ['build', join(clientProjectDir, 'WinsHost.Client.csproj'), '-c', 'Release', '-nologo', '-o', dirname(clientAssembly), `-p:RestorePackagesPath=${join(toolsDir, 'nuget')}`],
+        'WinsHost.Client build',
+        { env: { ...process.env, DOTNET_CLI_TELEMETRY_OPTOUT: '1', DOTNET_NOLOGO: '1' } },
+      );
+    } catch (error) {
+      throw new SetupError(`${error.message}\nPowerShellStandard.Library and NETStandard.Library were looked up in the NuGet sources of 'dotnet nuget list source'.`);
+    }
+  });
+}
+
 /** Copies each module into dist/module/<name>/ with package.json's version in its manifest. */
 function stageModules() {
   const version = packageVersion();
@@ -240,6 +261,7 @@ function stageModules() {
 
 /** Every build output: the broker bundle with its session host, the typings and the staged modules. */
 export function ensureBuild() {
+  buildClientAssembly();
   buildBundle();
   buildTypings();
   stageModules();

@@ -13,6 +13,10 @@
 
     FormatsToProcess     = 'WinsHost.Format.ps1xml'
 
+    # The compiled core: the broker connection (framing, JSON) and the session output sink, built from
+    # PSModule/WinsHost.Client for netstandard2.0 so the same file loads in 5.1 and 7.
+    RequiredAssemblies   = @('bin/WinsHost.Client.dll')
+
     # Explicit lists: wildcards make PowerShell load the module to discover commands, and export helpers by accident.
     FunctionsToExport    = @(
         'Add-ProxyPolicy'

@@ -275,19 +275,14 @@ Describe 'Connect-HostBroker and Disconnect-HostBroker' {
     BeforeEach {
         Mock -ModuleName WinsHost Test-HostBrokerWindows { $false }
         Mock -ModuleName WinsHost Open-HostRpcConnection {
-            [pscustomobject]@{
-                Endpoint        = $Endpoint
-                Stream          = $null
-                IsOpen          = $true
-                TimeoutSec      = $TimeoutSec
-                BufferOffset    = 0
-                BufferCount     = 0
-                ConnectedAt     = [datetime]::Now
-                ServerInfo      = [pscustomobject]@{ name = 'winshost-broker'; version = '0.1.0'; platform = 'linux' }
-                ProtocolVersion = 1
-                Capabilities    = [pscustomobject]@{ methods = @('host/info', 'network/adapters') }
-                Caller          = [pscustomobject]@{ listener = 'default'; profile = 'web'; uid = 1001; gid = 1001; pid = 77; netns = 'net:[4026532000]'; netnsName = 'web1' }
-            }
+            # Open as far as the module can tell (nothing is sent on it); what Connect-HostBroker shows comes
+            # from initialize, set here.
+            $connection = [WinsHost.RpcConnection]::new($Endpoint, [System.IO.Stream][System.IO.MemoryStream]::new(), $TimeoutSec)
+            $connection.ServerInfo = [pscustomobject]@{ name = 'winshost-broker'; version = '0.1.0'; platform = 'linux' }
+            $connection.ProtocolVersion = 1
+            $connection.Capabilities = [pscustomobject]@{ methods = @('host/info', 'network/adapters') }
+            $connection.Caller = [pscustomobject]@{ listener = 'default'; profile = 'web'; uid = 1001; gid = 1001; pid = 77; netns = 'net:[4026532000]'; netnsName = 'web1' }
+            $connection
         }
     }
     AfterEach {

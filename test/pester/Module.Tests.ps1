@@ -13,7 +13,8 @@ BeforeDiscovery {
     $repoRoot = (Resolve-Path -LiteralPath (Join-Path -Path $PSScriptRoot -ChildPath '../..')).ProviderPath
     $repoScripts = @(@(Get-Item -LiteralPath (Join-Path -Path $repoRoot -ChildPath 'build.ps1')) + @(Get-ChildItem -LiteralPath (Join-Path -Path $repoRoot -ChildPath 'test/windows') -Filter '*.ps1' -File) |
             ForEach-Object { @{ Path = $_.FullName; Name = $_.FullName.Substring($repoRoot.Length + 1) } })
-    $allModuleFiles = @(Get-ChildItem -LiteralPath $moduleRoot -Recurse -File |
+    # Text only: bin/ holds the compiled WinsHost.Client.dll.
+    $allModuleFiles = @(Get-ChildItem -LiteralPath $moduleRoot -Recurse -File | Where-Object { $_.Extension -ne '.dll' } |
             ForEach-Object { @{ Path = $_.FullName; Name = $_.FullName.Substring($moduleRoot.Length + 1) } })
     # WinsHost.Testing runs in users' Pester suites, on Windows PowerShell 5.1 too: same syntax and encoding rules.
     $testingRoot = (Resolve-Path -LiteralPath (Join-Path -Path $PSScriptRoot -ChildPath '../../PSModule/WinsHost.Testing')).ProviderPath
@@ -249,7 +250,7 @@ Describe 'WinsHost manifest' {
 
     It 'closes the broker connection when the module is removed' {
         (Get-Module -Name WinsHost).OnRemove | Should -Not -BeNullOrEmpty
-        $fake = [pscustomobject]@{ Stream = $null; IsOpen = $true; BufferOffset = 0; BufferCount = 0 }
+        $fake = [WinsHost.RpcConnection]::new($null, [System.IO.Stream][System.IO.MemoryStream]::new(), 5)
         InModuleScope WinsHost -Parameters @{ Fake = $fake } { param($Fake) $script:HostBrokerConnection = $Fake }
         Remove-Module -Name WinsHost -Force
         $fake.IsOpen | Should -BeFalse
@@ -423,6 +424,11 @@ Describe 'Methods the module sends' {
                 $ast = [System.Management.Automation.Language.Parser]::ParseFile($_.FullName, [ref]$null, [ref]$null)
                 $ast.FindAll({ param($n) $n -is [System.Management.Automation.Language.StringConstantExpressionAst] }, $true).Value
             })
+        # The compiled part of the module (session/output is taken by WinsHost.SessionOutputSink).
+        $clientSources = Join-Path -Path $PSScriptRoot -ChildPath '../../PSModule/WinsHost.Client'
+        $literals += @(Get-ChildItem -LiteralPath $clientSources -Filter '*.cs' -File | ForEach-Object {
+                [regex]::Matches([System.IO.File]::ReadAllText($_.FullName), '"([a-z$][A-Za-z/]+)"') | ForEach-Object { $_.Groups[1].Value }
+            })
         $notifications | Where-Object { $literals -cnotcontains $_.Method } | ForEach-Object { '{0} ({1})' -f $_.Method, $_.File } | Should -BeNullOrEmpty
     }
 
@@ -544,7 +550,8 @@ Describe 'Pipe selection' {
         BeforeEach {
             Mock -ModuleName WinsHost Test-HostBrokerWindows { $false }
             Mock -ModuleName WinsHost Open-HostRpcConnection {
-                [pscustomobject]@{ Endpoint = $Endpoint; Stream = $null; IsOpen = $true; TimeoutSec = $TimeoutSec; BufferOffset = 0; BufferCount = 0 }
+                # Open as far as Get-HostRpcConnection can tell; nothing is sent on it.
+                [WinsHost.RpcConnection]::new($Endpoint, [System.IO.Stream][System.IO.MemoryStream]::new(), $TimeoutSec)
             }
         }
 

@@ -20,6 +20,10 @@ function Get-HostRpcConnection {
     )
 
     $current = $script:HostBrokerConnection
+    # The common case, first and without further calls: every cmdlet comes through here.
+    if ($null -ne $current -and $current.IsOpen -and [string]::IsNullOrWhiteSpace($Pipe)) {
+        return $current
+    }
     if (-not [string]::IsNullOrWhiteSpace($Pipe)) {
         $endpoint = Resolve-HostBrokerPipe -Pipe $Pipe
     }

@@ -12,9 +12,9 @@ function Invoke-HostRpc {
 
     Errors are thrown as exceptions tagged for New-HostBrokerErrorRecord: ConnectionError, ProtocolError, or
     the JSON-RPC error's name (PolicyDenied, NotFound, ...). Notifications that arrive before the response go
-    to -OnNotification; see Receive-HostRpcResponse, which also explains -OnWait and -KeepOpen. -Request, a
-    hashtable, receives the Connection and Id of the request once it is sent (and Answered once answered), so
-    that a caller can cancel a request whose wait it abandoned (Stop-HostRpcRequest).
+    to -OnNotification (or -NotificationSink); see Receive-HostRpcResponse, which also explains -OnWait and
+    -KeepOpen. -Request, a hashtable, receives the Connection and Id of the request once it is sent (and
+    Answered once answered), so that a caller can cancel a request whose wait it abandoned (Stop-HostRpcRequest).
     #>
     [CmdletBinding()]
     [OutputType([psobject])]
@@ -26,6 +26,8 @@ function Invoke-HostRpc {
         [System.Collections.IDictionary] $Params,
 
         [scriptblock] $OnNotification,
+
+        [WinsHost.IRpcNotificationSink] $NotificationSink,
 
         [AllowNull()]
         [AllowEmptyString()]
@@ -74,6 +76,9 @@ function Invoke-HostRpc {
     }
     if ($OnNotification) {
         $receive['OnNotification'] = $OnNotification
+    }
+    if ($null -ne $NotificationSink) {
+        $receive['NotificationSink'] = $NotificationSink
     }
     if ($OnWait) {
         $receive['OnWait'] = $OnWait

@@ -7,8 +7,9 @@ function Invoke-HostSessionScript {
     The one path of Invoke-HostCommand and Enter-HostSession. Arguments and pipeline input arrive as CliXml
     already (PSSerializer); the script text is the only code sent, so values are never spliced into it.
 
-    Every session/output notification of this invocation goes to Write-HostSessionRecord while the request
-    runs, so output streams as the session produces it. The response then decides what else is written:
+    Every session/output notification of this invocation is written while the request runs, so output
+    streams as the session produces it: output objects by the compiled WinsHost.SessionOutputSink, records of
+    the other streams through Write-HostSessionRecord. The response then decides what else is written:
     state Failed writes the terminating error the session reported (as Invoke-Command writes a remote throw),
     a timeout WinsHost.InvocationTimedOut (OperationTimeout), a stop nobody here asked for
     WinsHost.InvocationStopped (OperationStopped).
@@ -86,44 +87,24 @@ function Invoke-HostSessionScript {
         $params['timeoutSeconds'] = $TimeoutSeconds
     }
 
-    # Shared with the callbacks below, which run inside the client while it waits.
-    $state = @{ InvocationId = $null; CancelSent = $false; Abandoned = $false }
+    # Shared with the Ctrl+C watcher below, which runs inside the client while it waits.
+    $state = @{ CancelSent = $false; Abandoned = $false }
     $request = @{}
-    $writeRecord = Get-Command -Name 'Write-HostSessionRecord' -CommandType Function
-    $memberOf = Get-Command -Name 'Get-HostBrokerMember' -CommandType Function
-    $writeMessage = Get-Command -Name 'Write-HostRpcMessage' -CommandType Function
-    $expectedSession = $SessionId
-
-    $onNotification = {
-        param([string] $NotificationMethod, $NotificationParams)
-        if ($NotificationMethod -cne 'session/output') {
-            return
+    # Output objects are written by the sink itself; the other streams' records by Write-HostSessionRecord.
+    $otherRecords = {
+        param($RecordCmdlet, [string] $Stream, [string] $CliXml, $RecordPipeline)
+        $record = @{ Cmdlet = $RecordCmdlet; Stream = $Stream; CliXml = $CliXml }
+        if ($RecordPipeline) {
+            $record['OutputPipeline'] = $RecordPipeline
         }
-        $notifiedSession = [string](& $memberOf -InputObject $NotificationParams -Path 'sessionId')
-        if ($expectedSession -and $notifiedSession -cne $expectedSession) {
-            return
-        }
-        # One invocation runs per request; records of another (a late one of a cancelled call) are not ours.
-        $invocation = [string](& $memberOf -InputObject $NotificationParams -Path 'invocationId')
-        if ($null -eq $state.InvocationId) {
-            $state.InvocationId = $invocation
-        }
-        elseif ($invocation -cne $state.InvocationId) {
-            return
-        }
-        $record = @{
-            Cmdlet = $Cmdlet
-            Stream = [string](& $memberOf -InputObject $NotificationParams -Path 'stream')
-            CliXml = [string](& $memberOf -InputObject $NotificationParams -Path 'clixml')
-        }
-        if ($OutputPipeline) {
-            $record['OutputPipeline'] = $OutputPipeline
-        }
-        & $writeRecord @record
-    }.GetNewClosure()
+        Write-HostSessionRecord @record
+    }
+    $sink = [WinsHost.SessionOutputSink]::new($Cmdlet, $SessionId, $OutputPipeline, $otherRecords)
 
     $onWait = $null
     if ($WatchControlC) {
+        # The closure below runs in a scope of its own, where the module's private functions are not visible.
+        $writeMessage = Get-Command -Name 'Write-HostRpcMessage' -CommandType Function
         $onWait = {
             while ([System.Console]::KeyAvailable) {
                 $key = [System.Console]::ReadKey($true)
@@ -146,7 +127,7 @@ function Invoke-HostSessionScript {
     $answered = $false
     try {
         try {
-            $result = Invoke-HostRpc -Method 'session/invoke' -Params $params -OnNotification $onNotification -OnWait $onWait -KeepOpen -Request $request -Pipe $Pipe
+            $result = Invoke-HostRpc -Method 'session/invoke' -Params $params -NotificationSink $sink -OnWait $onWait -KeepOpen -Request $request -Pipe $Pipe
         }
         catch {
             $failure = Get-HostBrokerInnerException -Exception $_.Exception
@@ -180,10 +161,18 @@ function Invoke-HostSessionScript {
             $Cmdlet.WriteError($Record)
         }
     }
-    $invocationState = [string](Get-HostBrokerMember -InputObject $result -Path 'state')
-    $timedOut = (Get-HostBrokerMember -InputObject $result -Path 'timedOut') -eq $true
+    # Read directly, not through Get-HostBrokerMember: this runs once per command at the prompt and in loops.
+    $resultProperties = $result.PSObject.Properties
+    $invocationState = ''
+    if ($null -ne $resultProperties['state']) {
+        $invocationState = [string]$resultProperties['state'].Value
+    }
+    $timedOut = $null -ne $resultProperties['timedOut'] -and $resultProperties['timedOut'].Value -eq $true
     if ($invocationState -eq 'Failed') {
-        $errorCliXml = Get-HostBrokerMember -InputObject $result -Path 'error'
+        $errorCliXml = $null
+        if ($null -ne $resultProperties['error']) {
+            $errorCliXml = $resultProperties['error'].Value
+        }
         if ($errorCliXml) {
             & $sink (ConvertFrom-HostSessionErrorRecord -CliXml ([string]$errorCliXml))
         }

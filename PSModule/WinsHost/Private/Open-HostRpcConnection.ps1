@@ -28,28 +28,53 @@ function Open-HostRpcConnection {
     }
 
     $stream = $null
+    $socket = $null
     try {
-        # Asynchronous so that reads can be abandoned (Ctrl+C) and cancelled by Dispose; see Read-HostRpcStream.
-        # A Windows pipe grants callers read and write without FILE_CREATE_PIPE_INSTANCE (so no caller can
-        # serve rogue instances); PipeDirection.InOut asks for GENERIC_WRITE, which includes that right and is
-        # refused. Ask for exactly read/write where .NET can (Framework, .NET 9+); .NET 8 cannot, and there
-        # only accounts with full access (Administrators, SYSTEM) connect.
-        $rightsConstructor = $null
-        if (-not $Endpoint.IsUnixSocket) {
+        if ($Endpoint.IsUnixSocket) {
+            # A socket of our own rather than NamedPipeClientStream: the connection then waits for bytes with
+            # Poll and reads synchronously, two thread hops per message fewer than an asynchronous read.
+            # A refused connection (a stale socket file, a broker restarting) is retried until the timeout, as
+            # NamedPipeClientStream.Connect does.
+            $deadline = [datetime]::UtcNow.AddSeconds($TimeoutSec)
+            while ($null -eq $socket) {
+                $candidate = [System.Net.Sockets.Socket]::new([System.Net.Sockets.AddressFamily]::Unix, [System.Net.Sockets.SocketType]::Stream, [System.Net.Sockets.ProtocolType]::Unspecified)
+                try {
+                    $candidate.Connect([System.Net.Sockets.UnixDomainSocketEndPoint]::new($Endpoint.PipeName))
+                    $socket = $candidate
+                }
+                catch {
+                    $candidate.Dispose()
+                    $refused = Get-HostBrokerInnerException -Exception $_.Exception
+                    if ($refused -isnot [System.Net.Sockets.SocketException] -or $refused.SocketErrorCode -ne [System.Net.Sockets.SocketError]::ConnectionRefused) {
+                        throw
+                    }
+                    if ([datetime]::UtcNow -ge $deadline) {
+                        throw (New-Object System.TimeoutException 'The operation has timed out.')
+                    }
+                    Start-Sleep -Milliseconds 100
+                }
+            }
+        }
+        else {
+            # Asynchronous so that reads can be abandoned (Ctrl+C) and cancelled by Dispose (see
+            # WinsHost.RpcConnection). A Windows pipe grants callers read and write without FILE_CREATE_PIPE_INSTANCE (so no caller can
+            # serve rogue instances); PipeDirection.InOut asks for GENERIC_WRITE, which includes that right and is
+            # refused. Ask for exactly read/write where .NET can (Framework, .NET 9+); .NET 8 cannot, and there
+            # only accounts with full access (Administrators, SYSTEM) connect.
             $rightsConstructor = [System.IO.Pipes.NamedPipeClientStream].GetConstructor([type[]]@(
                     [string], [string], [System.IO.Pipes.PipeAccessRights], [System.IO.Pipes.PipeOptions],
                     [System.Security.Principal.TokenImpersonationLevel], [System.IO.HandleInheritability]))
+            if ($null -ne $rightsConstructor) {
+                $rights = [System.IO.Pipes.PipeAccessRights]'ReadData, WriteData, ReadAttributes, ReadExtendedAttributes, WriteAttributes, WriteExtendedAttributes, ReadPermissions, Synchronize'
+                $stream = $rightsConstructor.Invoke(@($Endpoint.ServerName, $Endpoint.PipeName, $rights,
+                        [System.IO.Pipes.PipeOptions]::Asynchronous, [System.Security.Principal.TokenImpersonationLevel]::Identification,
+                        [System.IO.HandleInheritability]::None))
+            }
+            else {
+                $stream = New-Object System.IO.Pipes.NamedPipeClientStream $Endpoint.ServerName, $Endpoint.PipeName, ([System.IO.Pipes.PipeDirection]::InOut), ([System.IO.Pipes.PipeOptions]::Asynchronous)
+            }
+            $stream.Connect($TimeoutSec * 1000)
         }
-        if ($null -ne $rightsConstructor) {
-            $rights = [System.IO.Pipes.PipeAccessRights]'ReadData, WriteData, ReadAttributes, ReadExtendedAttributes, WriteAttributes, WriteExtendedAttributes, ReadPermissions, Synchronize'
-            $stream = $rightsConstructor.Invoke(@($Endpoint.ServerName, $Endpoint.PipeName, $rights,
-                    [System.IO.Pipes.PipeOptions]::Asynchronous, [System.Security.Principal.TokenImpersonationLevel]::Identification,
-                    [System.IO.HandleInheritability]::None))
-        }
-        else {
-            $stream = New-Object System.IO.Pipes.NamedPipeClientStream $Endpoint.ServerName, $Endpoint.PipeName, ([System.IO.Pipes.PipeDirection]::InOut), ([System.IO.Pipes.PipeOptions]::Asynchronous)
-        }
-        $stream.Connect($TimeoutSec * 1000)
     }
     catch {
         if ($null -ne $stream) {
@@ -60,7 +85,7 @@ function Open-HostRpcConnection {
         if ($inner -is [System.TimeoutException]) {
             $reason = 'no broker answered within {0} seconds' -f $TimeoutSec
         }
-        elseif ($inner -is [System.UnauthorizedAccessException]) {
+        elseif ($inner -is [System.UnauthorizedAccessException] -or ($inner -is [System.Net.Sockets.SocketException] -and $inner.SocketErrorCode -eq [System.Net.Sockets.SocketError]::AccessDenied)) {
             $reason = 'access is denied; the broker grants this pipe only to the accounts its policy names'
             $category = [System.Management.Automation.ErrorCategory]::PermissionDenied
         }
@@ -70,25 +95,13 @@ function Open-HostRpcConnection {
         throw (New-HostBrokerConnectionException -Endpoint $Endpoint -Activity $activity -Reason $reason -InnerException $inner -MountHint -Category $category)
     }
 
-    $connection = [pscustomobject]@{
-        PSTypeName      = 'WinsHost.RpcConnection'
-        Endpoint        = $Endpoint
-        Stream          = $stream
-        IsOpen          = $true
-        TimeoutSec      = $TimeoutSec
-        NextId          = [long]1
-        Buffer          = [byte[]]::new(65536)
-        BufferOffset    = 0
-        BufferCount     = 0
-        # A read and a message body in progress, kept across an abandoned wait (see Read-HostRpcStream).
-        PendingRead     = $null
-        PartialBody     = $null
-        PartialHave     = 0
-        ConnectedAt     = [datetime]::Now
-        ServerInfo      = $null
-        ProtocolVersion = $null
-        Capabilities    = $null
-        Caller          = $null
+    # Holds the stream, the read buffer and a read or message in progress (kept across an abandoned wait),
+    # the next request id, and what initialize returns.
+    if ($null -ne $socket) {
+        $connection = [WinsHost.RpcConnection]::new($Endpoint, $socket, $TimeoutSec)
+    }
+    else {
+        $connection = [WinsHost.RpcConnection]::new($Endpoint, $stream, $TimeoutSec)
     }
 
     $module = $MyInvocation.MyCommand.Module

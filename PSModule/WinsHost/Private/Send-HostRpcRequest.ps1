@@ -5,13 +5,14 @@ function Send-HostRpcRequest {
 
     .DESCRIPTION
     Ids increase per connection, starting at 1 with initialize, so a response can only ever match the request
-    that is being waited for.
+    that is being waited for. Params are always an object: the broker validates params against an object
+    schema, also for methods without any. A failed write throws a ConnectionError marked SendFailed.
     #>
     [CmdletBinding()]
     [OutputType([long])]
     param(
         [Parameter(Mandatory)]
-        [psobject] $Connection,
+        [WinsHost.RpcConnection] $Connection,
 
         [Parameter(Mandatory)]
         [string] $Method,
@@ -19,19 +20,14 @@ function Send-HostRpcRequest {
         [System.Collections.IDictionary] $Params
     )
 
-    $id = [long]$Connection.NextId
-    $Connection.NextId = $id + 1
-
-    # Always an object: the broker validates params against an object schema, also for methods without any.
-    if ($null -eq $Params) {
-        $Params = @{}
+    try {
+        $Connection.SendRequest($Method, $Params)
     }
-    $request = [ordered]@{
-        jsonrpc = '2.0'
-        id      = $id
-        method  = $Method
-        params  = $Params
+    catch {
+        $failure = Get-HostBrokerInnerException -Exception $_.Exception
+        if ($failure -isnot [WinsHost.RpcTransportException]) {
+            throw
+        }
+        throw (ConvertFrom-HostRpcTransportException -Failure $failure -Connection $Connection -Method $Method)
     }
-    Write-HostRpcMessage -Connection $Connection -Message $request
-    $id
 }

@@ -4,16 +4,15 @@ function Write-HostSessionRecord {
     Writes one record of a session invocation (a session/output notification) to the matching stream.
 
     .DESCRIPTION
-    'output' objects are deserialized (PSSerializer) and written as they are, as Invoke-Command gives them:
-    primitives as themselves, other objects as Deserialized.* property bags. 'error' becomes an ErrorRecord
-    with the original FullyQualifiedErrorId and category (ConvertFrom-HostSessionErrorRecord); 'warning',
+    Output objects are written by WinsHost.SessionOutputSink, which calls this for the other streams and
+    for output that is not valid CliXml (written as the error WinsHost.SessionOutputInvalid). 'error' becomes
+    an ErrorRecord with the original FullyQualifiedErrorId and category (ConvertFrom-HostSessionErrorRecord); 'warning',
     'verbose' and 'debug' are written with their message through -Cmdlet, so the caller's preferences apply;
     'information' is rebuilt as an InformationRecord (MessageData, Source, Tags; a Write-Host message with its
     colours, so it shows as Write-Host output does); 'progress' as a ProgressRecord.
 
-    With -OutputPipeline (Enter-HostSession's Out-Default) output objects and error records are rendered through
-    it instead of being written to the cmdlet's pipeline, as the console renders what a command at the prompt
-    produced.
+    With -OutputPipeline (Enter-HostSession's Out-Default) error records are rendered through it instead of
+    being written to the cmdlet's pipeline, as the console renders what a command at the prompt produced.
     #>
     [CmdletBinding()]
     [OutputType([void])]
@@ -90,14 +89,6 @@ function Write-HostSessionRecord {
     }
 
     switch ($Stream) {
-        'output' {
-            if ($OutputPipeline) {
-                $OutputPipeline.Process($value)
-            }
-            else {
-                $Cmdlet.WriteObject($value)
-            }
-        }
         'warning' {
             $Cmdlet.WriteWarning((& $messageOf $value))
         }

@@ -130,7 +130,7 @@ function Invoke-HostCommand {
     )
 
     begin {
-        $collected = New-Object System.Collections.Generic.List[object]
+        $collected = [System.Collections.Generic.List[object]]::new()
         $hasInput = $false
     }
 
@@ -188,9 +188,9 @@ function Invoke-HostCommand {
         }
         if ($PSCmdlet.ParameterSetName -eq 'Session' -and $null -ne $result) {
             # The prompt of Enter-HostSession and scripts that look at the object see where the session is now.
-            $location = Get-HostBrokerMember -InputObject $result -Path 'location'
-            if ($null -ne $Session.PSObject.Properties['Location']) {
-                $Session.Location = $location
+            $locationProperty = $result.PSObject.Properties['location']
+            if ($null -ne $locationProperty -and $null -ne $Session.PSObject.Properties['Location']) {
+                $Session.Location = $locationProperty.Value
             }
         }
     }

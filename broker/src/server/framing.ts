@@ -176,6 +176,8 @@ export class HardenedMessageReader extends AbstractMessageReader {
  * job: it stops reading from a caller whose unsent responses pile up.
  */
 export class FramedMessageWriter extends AbstractMessageWriter implements MessageWriter {
+  private corked = false;
+
   constructor(private readonly socket: Socket) {
     super();
     socket.on('error', (error) => this.fireError(error));
@@ -185,6 +187,16 @@ export class FramedMessageWriter extends AbstractMessageWriter implements Messag
   write(message: Message): Promise<void> {
     if (this.socket.destroyed) return Promise.reject(new Error('the connection is closed'));
     const body = Buffer.from(JSON.stringify(message), 'utf8');
+    // Messages written in one turn of the event loop (a session's output record and the response that
+    // follows it) leave in one syscall, so the caller wakes once for them.
+    if (!this.corked) {
+      this.corked = true;
+      this.socket.cork();
+      setImmediate(() => {
+        this.corked = false;
+        this.socket.uncork();
+      });
+    }
     this.socket.write(Buffer.concat([Buffer.from(`Content-Length: ${body.length}\r\n\r\n`, 'ascii'), body]));
     return Promise.resolve();
   }

@@ -149,6 +149,7 @@ $ExecutionContext.SessionState.LanguageMode = [System.Management.Automation.PSLa
 $SessionHostSource = @'
 using System;
 using System.Collections;
+using System.Collections.Concurrent;
 using System.Collections.Generic;
 using System.Collections.ObjectModel;
 using System.Globalization;
@@ -639,6 +640,12 @@ namespace WinsHost.SessionHost
 
         private readonly Stream protocolOut;
         private readonly object writeLock = new object();
+        private readonly UTF8Encoding utf8 = new UTF8Encoding(false);
+        private readonly MemoryStream held = new MemoryStream();
+        private Timer holdTimer;
+        private bool holdArmed;
+        private const int HoldMilliseconds = 2;
+        private const int HoldBytes = 64 * 1024;
         private readonly object stateLock = new object();
         private readonly string restrictionScript;
 
@@ -656,7 +663,12 @@ namespace WinsHost.SessionHost
         private string runningId;
         private PowerShell running;
         private bool stopRequested;
-        private Thread runningThread;
+        // One thread runs every invocation of the session, on which the runspace (UseCurrentThread) runs its
+        // pipelines: a thread per invocation, or a hand-off to the runspace's own thread, costs more than `{ 1 }`.
+        private readonly BlockingCollection<Invocation> invocations = new BlockingCollection<Invocation>();
+        private Thread invocationThread;
+        // PowerShell's own pipeline threads get this much stack, which deep recursion in scripts relies on.
+        private const int InvocationStackBytes = 10 * 1024 * 1024;
 
         private Host(Stream protocolOut, string restrictionScript)
         {
@@ -688,21 +700,53 @@ namespace WinsHost.SessionHost
 
         private void Send(string line)
         {
-            byte[] bytes = new UTF8Encoding(false).GetBytes(line + "\n");
             lock (writeLock)
             {
-                try
+                Append(line);
+                FlushHeld();
+            }
+        }
+
+        /// Output records wait up to HoldMilliseconds (or HoldBytes) for what follows them, so a quick command's
+        /// records and its `done` reach the broker in one write and wake it once; a slow one still streams.
+        private void SendSoon(string line)
+        {
+            lock (writeLock)
+            {
+                Append(line);
+                if (held.Length >= HoldBytes) FlushHeld();
+                else if (!holdArmed)
                 {
-                    protocolOut.Write(bytes, 0, bytes.Length);
-                    protocolOut.Flush();
-                }
-                catch (Exception e)
-                {
-                    // Nobody can hear us any more: the broker went away or the pipe broke.
-                    try { Console.Error.WriteLine("session host: the protocol stream is broken: " + e.Message); } catch (Exception) { }
-                    Environment.Exit(ProtocolBrokenExitCode);
+                    holdArmed = true;
+                    if (holdTimer == null) holdTimer = new Timer(delegate { lock (writeLock) { FlushHeld(); } });
+                    holdTimer.Change(HoldMilliseconds, Timeout.Infinite);
                 }
             }
+        }
+
+        private void Append(string line)
+        {
+            byte[] bytes = utf8.GetBytes(line + "\n");
+            held.Write(bytes, 0, bytes.Length);
+        }
+
+        // Called with writeLock held.
+        private void FlushHeld()
+        {
+            holdArmed = false;
+            if (held.Length == 0) return;
+            try
+            {
+                protocolOut.Write(held.GetBuffer(), 0, (int)held.Length);
+                protocolOut.Flush();
+            }
+            catch (Exception e)
+            {
+                // Nobody can hear us any more: the broker went away or the pipe broke.
+                try { Console.Error.WriteLine("session host: the protocol stream is broken: " + e.Message); } catch (Exception) { }
+                Environment.Exit(ProtocolBrokenExitCode);
+            }
+            held.SetLength(0);
         }
 
         private void SendProtocolError(string message, string id)
@@ -887,7 +931,7 @@ namespace WinsHost.SessionHost
             iss.ThrowOnRunspaceOpenError = true;
 
             Runspace runspace = RunspaceFactory.CreateRunspace(iss);
-            runspace.ThreadOptions = PSThreadOptions.ReuseThread;
+            runspace.ThreadOptions = PSThreadOptions.UseCurrentThread;
             try { runspace.Open(); }
             catch (Exception e)
             {
@@ -1143,12 +1187,19 @@ namespace WinsHost.SessionHost
                 SendProtocolError(e.Message, id);
                 return;
             }
-            var invocation = new Invocation(this, id, script, arguments, input, depth);
-            var thread = new Thread(invocation.Run);
-            thread.IsBackground = true;
-            thread.Name = "WinsHost invocation " + id;
-            lock (stateLock) { runningThread = thread; }
-            thread.Start();
+            if (invocationThread == null)
+            {
+                invocationThread = new Thread(RunInvocations, InvocationStackBytes);
+                invocationThread.IsBackground = true;
+                invocationThread.Name = "WinsHost invocations";
+                invocationThread.Start();
+            }
+            invocations.Add(new Invocation(this, id, script, arguments, input, depth));
+        }
+
+        private void RunInvocations()
+        {
+            foreach (Invocation invocation in invocations.GetConsumingEnumerable()) invocation.Run();
         }
 
         private void Stop(Dictionary<string, object> request)
@@ -1165,14 +1216,13 @@ namespace WinsHost.SessionHost
 
         private void Shutdown()
         {
-            Thread thread;
             lock (stateLock)
             {
                 stopRequested = true;
                 if (running != null) { try { running.BeginStop(null, null); } catch (Exception) { } }
-                thread = runningThread;
             }
-            if (thread != null) thread.Join(5000);
+            invocations.CompleteAdding();
+            if (invocationThread != null) invocationThread.Join(5000);
             try { if (session != null) session.Dispose(); } catch (Exception) { }
             try { if (resolver != null) resolver.Dispose(); } catch (Exception) { }
         }
@@ -1209,7 +1259,7 @@ namespace WinsHost.SessionHost
                     stream = "error";
                     clixml = PSSerializer.Serialize(new ErrorRecord(tooLarge, "WinsHost.OutputTooLarge", ErrorCategory.LimitsExceeded, TypeNameOf(item)), 1);
                 }
-                host.Send(Json.Object("type", "output", "id", id, "stream", stream, "clixml", clixml));
+                host.SendSoon(Json.Object("type", "output", "id", id, "stream", stream, "clixml", clixml));
             }
 
             private static string TypeNameOf(object item)
@@ -1317,7 +1367,7 @@ namespace WinsHost.SessionHost
                 }
                 string location = host.sessionIsRemote ? null : host.CurrentLocation();
                 // Idle before `done` leaves: the broker may send the next invoke the moment it reads it.
-                lock (host.stateLock) { host.runningId = null; host.runningThread = null; host.stopRequested = false; }
+                lock (host.stateLock) { host.runningId = null; host.stopRequested = false; }
                 host.Send(Json.Object("type", "done", "id", id, "state", state, "error", error, "location", location));
             }
         }

@@ -1,9 +1,12 @@
 import { execFile, spawn } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readSync, rmdirSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { HostOperationFailedError } from '../../errors.js';
 import type { HostPlatformProcesses, LaunchedProcess, ProcessEvents, ProcessLaunch } from '../types.js';
+import { cgroupsUnavailableReason, newCgroup, PROCESS_CGROUP_PARENT, removeCgroup, spawnInCgroup, stopCgroup } from './cgroups.js';
+
+export { ownCgroupDirectory } from './cgroups.js';
 
 /** Field 22 of /proc/<pid>/stat: the start time in clock ticks since boot; with the pid it names one process. */
 export function startTimeFromStat(stat: string): string | null {
@@ -46,175 +49,14 @@ async function stopGroup(pgid: number, graceMs: number, leaderGone: () => boolea
   signalGroup(pgid, 'SIGKILL');
 }
 
-// ---- cgroup v2: one cgroup per started process, so no descendant can leave the tree ----
+// ---- cgroup v2: one cgroup per started process, so no descendant can leave the tree (see cgroups.ts) ----
 
 /** The directory, under the broker's own cgroup, that holds one cgroup per started process. */
-export const CGROUP_PARENT = 'winshost';
+export const CGROUP_PARENT = PROCESS_CGROUP_PARENT;
 const CGROUP_NAME = /^p-[0-9a-z]+$/;
-/** How long a killed cgroup may take to empty before its directory is left for the next stop to remove. */
-const CGROUP_EMPTY_WAIT_MS = 10_000;
-
-/** `\040` and friends: mountinfo escapes spaces, tabs, newlines and backslashes in octal. */
-const unescapeMountField = (field: string) => field.replace(/\\([0-7]{3})/g, (_, octal: string) => String.fromCharCode(parseInt(octal, 8)));
-
-/**
- * Where the broker's own cgroup v2 directory is: the cgroup2 mount (`/sys/fs/cgroup` on a unified host,
- * `/sys/fs/cgroup/unified` on a hybrid one) joined with the `0::` line of /proc/self/cgroup, relative to
- * the mount's root (a cgroup namespace or a bind mount of a subtree shows only part of the hierarchy).
- */
-export function ownCgroupDirectory(mountinfo: string, selfCgroup: string): string | { unavailable: string } {
-  const own = selfCgroup.split('\n').find((line) => line.startsWith('0::'))?.slice(3);
-  if (own === undefined) return { unavailable: 'this process has no cgroup v2 membership (cgroup v1 only)' };
-  for (const line of mountinfo.split('\n')) {
-    const [mountFields, fsFields] = line.split(' - ');
-    if (!fsFields || fsFields.split(' ')[0] !== 'cgroup2') continue;
-    const fields = mountFields.split(' ');
-    const root = unescapeMountField(fields[3]);
-    const mountPoint = unescapeMountField(fields[4]);
-    if (own !== root && !own.startsWith(root === '/' ? '/' : `${root}/`)) continue;
-    return join(mountPoint, own.slice(root === '/' ? 0 : root.length)).replace(/(.)\/+$/, '$1');
-  }
-  return { unavailable: `no cgroup2 mount shows this process's cgroup ${own}` };
-}
-
-function cgroupHome(): string | { unavailable: string } {
-  try {
-    return ownCgroupDirectory(readFileSync('/proc/self/mountinfo', 'utf8'), readFileSync('/proc/self/cgroup', 'utf8'));
-  } catch (error) {
-    return { unavailable: `cannot read /proc/self: ${(error as Error).message}` };
-  }
-}
-
-let cgroupsUnavailable: string | undefined;
-/** Said once on stderr: the broker's log, like the other start-up notes. */
-function giveUpCgroups(reason: string): void {
-  if (cgroupsUnavailable !== undefined) return;
-  cgroupsUnavailable = reason;
-  process.stderr.write(
-    `winshost-broker: cgroup v2 is not usable (${reason}); started processes are tracked by process group only, ` +
-      'so a descendant that calls setsid escapes Stop-HostProcess and the end of its caller\n',
-  );
-}
 
 /** Makes a fresh, empty cgroup for one process, or says why there is none (then process groups are used). */
-function createProcessCgroup(): string | undefined {
-  if (cgroupsUnavailable !== undefined) return undefined;
-  const home = cgroupHome();
-  if (typeof home !== 'string') {
-    giveUpCgroups(home.unavailable);
-    return undefined;
-  }
-  const dir = join(home, CGROUP_PARENT, `p-${Date.now().toString(36)}${Math.random().toString(36).slice(2, 10)}`);
-  try {
-    mkdirSync(dir, { recursive: true });
-  } catch (error) {
-    giveUpCgroups(`cannot create ${dir}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
-    return undefined;
-  }
-  return dir;
-}
-
-/**
- * Runs `spawn` with the broker itself inside `cgroup`, so the child is born there: a program cannot fork
- * (and setsid) before being moved, because it never was anywhere else. Node has no pre-exec hook and
- * clone3(CLONE_INTO_CGROUP) is out of reach, so the whole broker process (all its threads) moves in for
- * the synchronous spawn and back out right after; nothing else runs in between, as this is one turn of the
- * event loop. Returns undefined when the kernel refuses the move (then the cgroup is removed).
- */
-function spawnInCgroup<T>(cgroup: string, spawnChild: () => T): T | undefined {
-  const home = dirname(dirname(cgroup));
-  try {
-    writeFileSync(join(cgroup, 'cgroup.procs'), String(process.pid));
-  } catch (error) {
-    removeCgroup(cgroup);
-    giveUpCgroups(`cannot move a process into ${cgroup}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
-    return undefined;
-  }
-  try {
-    return spawnChild();
-  } finally {
-    // Moving back cannot fail where moving in worked (same owner, same common ancestor); if it did, a stop
-    // of this cgroup would kill the broker, so it must not go on.
-    try {
-      writeFileSync(join(home, 'cgroup.procs'), String(process.pid));
-    } catch (error) {
-      process.stderr.write(`winshost-broker: cannot leave ${cgroup} after starting a process: ${(error as Error).message}; exiting\n`);
-      process.exit(70);
-    }
-  }
-}
-
-function cgroupPids(cgroup: string): number[] {
-  try {
-    return readFileSync(join(cgroup, 'cgroup.procs'), 'utf8').split('\n').filter(Boolean).map(Number);
-  } catch {
-    return [];
-  }
-}
-
-/** `populated 0` in cgroup.events: no live process in the cgroup or below (zombies do not count). */
-function cgroupEmpty(cgroup: string): boolean {
-  try {
-    return /^populated 0$/m.test(readFileSync(join(cgroup, 'cgroup.events'), 'utf8'));
-  } catch {
-    return true; // gone
-  }
-}
-
-function removeCgroup(cgroup: string): void {
-  try {
-    rmdirSync(cgroup);
-  } catch {
-    // still populated (a process stuck in the kernel) or already gone: the next stop tries again
-  }
-}
-
-/** SIGKILL to every process of the cgroup at once (cgroup.kill, Linux 5.14), else frozen and killed one by one. */
-function killCgroup(cgroup: string): void {
-  try {
-    writeFileSync(join(cgroup, 'cgroup.kill'), '1');
-    return;
-  } catch {
-    // older kernel: no cgroup.kill
-  }
-  // Frozen processes cannot fork, so the list read while frozen is complete; SIGKILL works on frozen tasks.
-  const frozen = existsSync(join(cgroup, 'cgroup.freeze'));
-  if (frozen) writeFileSync(join(cgroup, 'cgroup.freeze'), '1');
-  for (const pid of cgroupPids(cgroup)) {
-    try {
-      process.kill(pid, 'SIGKILL');
-    } catch {
-      // already gone
-    }
-  }
-  if (frozen) writeFileSync(join(cgroup, 'cgroup.freeze'), '0');
-}
-
-async function untilEmpty(cgroup: string, timeoutMs: number): Promise<boolean> {
-  const deadline = Date.now() + timeoutMs;
-  while (!cgroupEmpty(cgroup)) {
-    if (Date.now() >= deadline) return false;
-    await sleep(20);
-  }
-  return true;
-}
-
-/** SIGTERM to every process of the cgroup, SIGKILL to all that are left after the grace period, then rmdir. */
-async function stopCgroup(cgroup: string, graceMs: number): Promise<void> {
-  if (graceMs > 0) {
-    for (const pid of cgroupPids(cgroup)) {
-      try {
-        process.kill(pid, 'SIGTERM');
-      } catch {
-        // already gone
-      }
-    }
-    await untilEmpty(cgroup, graceMs);
-  }
-  // Also when it looks empty: a process forked between the list and the signals would otherwise be missed.
-  if (!cgroupEmpty(cgroup)) killCgroup(cgroup);
-  if (await untilEmpty(cgroup, CGROUP_EMPTY_WAIT_MS)) removeCgroup(cgroup);
-}
+const createProcessCgroup = () => newCgroup(CGROUP_PARENT, 'p');
 
 /** A cgroup named in the registry is used only if it has the shape of one this platform made. */
 function isProcessCgroup(path: string): boolean {
@@ -380,7 +222,7 @@ export const linuxProcesses: HostPlatformProcesses = {
     // Probing now puts the answer in the start-up log; the first start still falls back if moving fails.
     const probe = createProcessCgroup();
     if (probe) removeCgroup(probe);
-    return probe ? `one cgroup per process under ${dirname(probe)}` : `process groups only (cgroup v2 is not usable: ${cgroupsUnavailable})`;
+    return probe ? `one cgroup per process under ${dirname(probe)}` : `process groups only (cgroup v2 is not usable: ${cgroupsUnavailableReason()})`;
   },
 
   async exposePort(port, owner) {

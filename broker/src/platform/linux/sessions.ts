@@ -5,6 +5,9 @@
  * mount and pid namespaces stay the host's, so the host's pwsh and session host script are what runs (the
  * container need not have PowerShell) and the session sees the host's files and processes, but the
  * container's interfaces, addresses, routes, hostname and IPC objects.
+ *
+ * Every host runs in a cgroup of its own (`<broker's cgroup>/winshost-sessions/s-…`, see cgroups.ts), and
+ * what is left in it when the host exits is killed: a session leaves no processes behind.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { accessSync, closeSync, constants, openSync, readFileSync, statfsSync } from 'node:fs';
@@ -13,6 +16,7 @@ import { BrokerError, HostOperationFailedError, NotSupportedOnPlatformError } fr
 import type { ContainerRef } from '../../policy/schema.js';
 import { NETNS_DIR } from '../../server/peer.js';
 import type { HostPlatformSessions, ResolvedContainer, SessionHostSpawn } from '../types.js';
+import { newCgroup, removeCgroup, SESSION_CGROUP_PARENT, spawnInCgroup, stopCgroup } from './cgroups.js';
 
 /** statfs(2) f_type of nsfs: what a namespace file is, as opposed to a plain file where one used to be mounted. */
 const NSFS_MAGIC = 0x6e736673;
@@ -129,25 +133,84 @@ export function sessionHostCommand(spec: SessionHostSpawn): { file: string; args
   return { file: 'nsenter', args: [...joins, '--', spec.executable, ...spec.args], fds };
 }
 
-export const linuxSessions: HostPlatformSessions = {
-  async defaultExecutable() {
-    const found = findPwsh(process.env.PATH);
-    if (!found) {
-      throw new HostOperationFailedError(`PowerShell 7 (pwsh) is not on the broker's PATH nor at ${PWSH_FALLBACK}; install it or set sessionHost.executable in the policy`, {
-        reason: 'PowerShellNotFound',
-      });
-    }
-    return found;
-  },
+/** SIGKILL to a process group; false when no process of it is left. */
+function killGroup(pgid: number): boolean {
+  try {
+    process.kill(-pgid, 'SIGKILL');
+    return true;
+  } catch {
+    return false;
+  }
+}
 
-  resolveContainer: resolveLinuxContainer,
-
-  spawnHost(spec): ChildProcess {
-    const { file, args, fds } = sessionHostCommand(spec);
-    return spawn(file, args, {
+/**
+ * Starts the host so that everything it starts can be found again, and ends all of that when the host
+ * exits, however it exits (closed, idle, its caller gone, killed after a stuck stop, crashed): a session
+ * owns nothing that outlives it. With cgroup v2 the host is born in a cgroup of its own (through nsenter
+ * too: nsenter execs pwsh, and both are in the cgroup from the start), and a setsid descendant is still in
+ * it. Without, the host leads its own process group (detached: setsid, which changes nothing about the
+ * pipes, so the host still ends when the broker closes its stdin), and the group is killed: a descendant
+ * that calls setsid leaves the group and survives, the limit giveUpCgroups warns about.
+ */
+export function spawnContainedHost(spec: SessionHostSpawn, useCgroups: boolean): ChildProcess {
+  const { file, args, fds } = sessionHostCommand(spec);
+  const start = (detached: boolean) =>
+    spawn(file, args, {
       cwd: spec.cwd,
       env: sessionHostEnvironment(process.env, spec.env),
       stdio: ['pipe', 'pipe', 'pipe', ...fds],
+      detached,
     });
-  },
-};
+  let cgroup = useCgroups ? newCgroup(SESSION_CGROUP_PARENT, 's') : undefined;
+  let child: ChildProcess | undefined;
+  try {
+    child = cgroup ? spawnInCgroup(cgroup, () => start(false)) : undefined;
+  } catch (error) {
+    if (cgroup) removeCgroup(cgroup);
+    throw error;
+  }
+  if (!child) {
+    cgroup = undefined;
+    child = start(true);
+  }
+  const tree = cgroup;
+  const host = child;
+  // 'exit', not 'close': a leftover that holds the host's pipes would hold 'close' back, and is what must go.
+  host.once('exit', () => {
+    if (tree) void stopCgroup(tree, 0);
+    else if (host.pid !== undefined) killGroup(host.pid);
+  });
+  // A host that never started has no exit; its cgroup is empty and only the directory is left to remove.
+  host.once('error', () => {
+    if (tree && host.pid === undefined) removeCgroup(tree);
+  });
+  return host;
+}
+
+export interface LinuxSessionOptions {
+  /** false: process groups only, as on a host without a usable cgroup v2 (for tests of that path). */
+  cgroups?: boolean;
+}
+
+export function linuxSessionHosts(options: LinuxSessionOptions = {}): HostPlatformSessions {
+  const useCgroups = options.cgroups ?? true;
+  return {
+    async defaultExecutable() {
+      const found = findPwsh(process.env.PATH);
+      if (!found) {
+        throw new HostOperationFailedError(`PowerShell 7 (pwsh) is not on the broker's PATH nor at ${PWSH_FALLBACK}; install it or set sessionHost.executable in the policy`, {
+          reason: 'PowerShellNotFound',
+        });
+      }
+      return found;
+    },
+
+    resolveContainer: resolveLinuxContainer,
+
+    spawnHost(spec): ChildProcess {
+      return spawnContainedHost(spec, useCgroups);
+    },
+  };
+}
+
+export const linuxSessions: HostPlatformSessions = linuxSessionHosts();

@@ -140,6 +140,6 @@ export function windowsPlatform(options: WindowsPlatformOptions = {}): HostPlatf
       reopen: (record) => hostAction('finding a proxy target', () => proxy.reopen(record)),
       release: (target) => proxy.release(target),
     },
-    sessions: windowsSessions(options.sessions),
+    sessions: windowsSessions({ calls: async () => (await loadNative()).processCalls(), ...options.sessions }),
   };
 }

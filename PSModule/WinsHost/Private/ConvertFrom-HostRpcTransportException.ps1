@@ -1,0 +1,69 @@
+function ConvertFrom-HostRpcTransportException {
+    <#
+    .SYNOPSIS
+    Turns a failure of the broker connection (WinsHost.RpcTransportException) into the module's ProtocolError
+    or ConnectionError exception.
+
+    .DESCRIPTION
+    The compiled connection (WinsHost.RpcConnection) knows what broke; the module knows the pipe, where its
+    name came from and what was being asked, which is what a user needs in the message:
+
+      - Framing: the bytes broke the framing rules (ProtocolError); nothing after them can be trusted.
+      - Protocol: well framed, but not the answer awaited (ProtocolError).
+      - Lost: the stream ended or failed while waiting (ConnectionError).
+      - SendFailed: a write failed (ConnectionError marked SendFailed: the broker did not get the whole
+        request, so Invoke-HostRpc may send it once more on a new connection).
+    #>
+    [CmdletBinding()]
+    [OutputType([System.Exception])]
+    param(
+        [Parameter(Mandatory)]
+        [WinsHost.RpcTransportException] $Failure,
+
+        [Parameter(Mandatory)]
+        [psobject] $Connection,
+
+        # The method being sent or answered.
+        [Parameter(Mandatory)]
+        [string] $Method
+    )
+
+    $pipe = [string]$Connection.Endpoint.Pipe
+    $inner = $Failure.InnerException
+    switch ([string]$Failure.Failure) {
+        'SendFailed' {
+            if ($null -eq $inner) {
+                $inner = $Failure
+            }
+            return New-HostBrokerConnectionException -Endpoint $Connection.Endpoint -Activity "Cannot send '$Method' to the WinsHost broker" -Reason $Failure.Reason -InnerException $inner -SendFailed
+        }
+        'Lost' {
+            $lost = @{
+                Endpoint = $Connection.Endpoint
+                Activity = "The connection to the WinsHost broker was lost while waiting for the response to '$Method'"
+                Reason   = $Failure.Reason
+            }
+            if ($null -ne $inner) {
+                $lost['InnerException'] = $inner
+            }
+            return New-HostBrokerConnectionException @lost
+        }
+    }
+    if ([string]$Failure.Failure -eq 'Framing') {
+        $text = "The WinsHost broker at '{0}' broke the JSON-RPC framing while answering '{1}': {2}." -f $pipe, $Method, $Failure.Reason
+    }
+    else {
+        $text = "The WinsHost broker at '{0}' {1}." -f $pipe, $Failure.Reason
+    }
+    $protocol = @{
+        ErrorId       = 'ProtocolError'
+        Category      = [System.Management.Automation.ErrorCategory]::ProtocolError
+        Message       = $text
+        ExceptionType = 'InvalidData'
+        Data          = @{ Pipe = $pipe; Method = $Method }
+    }
+    if ($null -ne $inner) {
+        $protocol['InnerException'] = $inner
+    }
+    New-HostBrokerException @protocol
+}

@@ -1,0 +1,216 @@
+# The module's compiled core (PSModule/WinsHost.Client): JSON and the framed connection, tested directly.
+# The cmdlet suites (Client.Tests.ps1 and the others) cover the same code through a fake broker.
+
+BeforeAll {
+    $manifestPath = Join-Path -Path $PSScriptRoot -ChildPath '../../PSModule/WinsHost/WinsHost.psd1'
+    Import-Module -Name $manifestPath -Force -ErrorAction Stop
+
+    # A connected pair of Unix sockets: the connection under test on one end, the test playing the broker.
+    function New-SocketPair {
+        $path = Join-Path -Path ([System.IO.Path]::GetTempPath()) -ChildPath ('winshost-pair-{0}.sock' -f [guid]::NewGuid().ToString('N'))
+        $listener = [System.Net.Sockets.Socket]::new('Unix', 'Stream', 'Unspecified')
+        $listener.Bind([System.Net.Sockets.UnixDomainSocketEndPoint]::new($path))
+        $listener.Listen(1)
+        $client = [System.Net.Sockets.Socket]::new('Unix', 'Stream', 'Unspecified')
+        $client.Connect([System.Net.Sockets.UnixDomainSocketEndPoint]::new($path))
+        $server = $listener.Accept()
+        $listener.Dispose()
+        [System.IO.File]::Delete($path)
+        [pscustomobject]@{
+            Connection = [WinsHost.RpcConnection]::new([pscustomobject]@{ Pipe = $path }, $client, 5)
+            Broker     = $server
+        }
+    }
+
+    # What a .NET method threw: PowerShell wraps it in a MethodInvocationException.
+    function Get-ThrownBy([scriptblock] $Action) {
+        try {
+            $null = & $Action
+        }
+        catch {
+            return $_.Exception.InnerException
+        }
+        throw 'nothing was thrown'
+    }
+
+    function Send-Raw([System.Net.Sockets.Socket] $Socket, [string] $Text) {
+        $null = $Socket.Send([System.Text.Encoding]::UTF8.GetBytes($Text))
+    }
+
+    function Get-Frame([string] $Json) {
+        ('Content-Length: {0}' -f [System.Text.Encoding]::UTF8.GetByteCount($Json)) + "`r`n`r`n" + $Json
+    }
+
+    # What the broker side received, as text, waiting briefly for it.
+    function Receive-Raw([System.Net.Sockets.Socket] $Socket) {
+        $buffer = [byte[]]::new(65536)
+        if (-not $Socket.Poll(5000000, [System.Net.Sockets.SelectMode]::SelectRead)) {
+            return ''
+        }
+        $count = $Socket.Receive($buffer)
+        [System.Text.Encoding]::UTF8.GetString($buffer, 0, $count)
+    }
+
+}
+
+Describe 'WinsHost.RpcJson' {
+    It 'parses objects as ConvertFrom-Json does: PSCustomObject, long, double, string, bool, null, object[]' {
+        $value = [WinsHost.RpcJson]::Parse('{"a":1,"b":12345678901,"c":1.5,"d":"2026-11-30T15:00:00Z","e":[1,"x",null],"f":{},"g":[],"h":true,"i":-2e3}')
+        $value | Should -BeOfType [System.Management.Automation.PSCustomObject]
+        $value.a | Should -BeOfType [long]
+        $value.b | Should -Be 12345678901
+        $value.c | Should -BeOfType [double]
+        # Left a string, as Windows PowerShell leaves it; the module converts dates where it expects them.
+        $value.d | Should -BeOfType [string]
+        , $value.e | Should -BeOfType [object[]]
+        $value.e.Count | Should -Be 3
+        $value.f | Should -BeOfType [System.Management.Automation.PSCustomObject]
+        , $value.g | Should -BeOfType [object[]]
+        $value.g.Count | Should -Be 0
+        $value.h | Should -BeTrue
+        $value.i | Should -Be -2000
+    }
+
+    It 'decodes escapes, including \u and surrogate pairs' {
+        $value = [WinsHost.RpcJson]::Parse('"a\"b\\c\/d\n\t\u00e9\ud83d\ude00"')
+        $value | Should -BeExactly ("a`"b\c/d`n`t" + [char]0xE9 + [char]::ConvertFromUtf32(0x1F600))
+    }
+
+    It 'refuses <Name>' -ForEach @(
+        @{ Name = 'text after the value'; Json = '{} {}'; Reason = 'text after' }
+        @{ Name = 'a property named twice, in any case'; Json = '{"id":1,"ID":2}'; Reason = 'appears twice' }
+        @{ Name = 'a number with a leading zero'; Json = '[01]'; Reason = 'leading zero' }
+        @{ Name = 'a raw control character in a string'; Json = "`"a`tb`""; Reason = 'control character' }
+        @{ Name = 'an unknown escape'; Json = '"\q"'; Reason = 'unknown escape' }
+        @{ Name = 'a truncated object'; Json = '{"a":1'; Reason = 'end of text' }
+        @{ Name = 'a bare word'; Json = 'nul'; Reason = 'unknown literal' }
+    ) {
+        $thrown = Get-ThrownBy { [WinsHost.RpcJson]::Parse($Json) }
+        $thrown | Should -BeOfType [System.FormatException]
+        $thrown.Message | Should -BeLike "*$Reason*"
+    }
+
+    It 'refuses nesting deeper than it allows instead of overflowing the stack' {
+        $deep = ('[' * 100000) + (']' * 100000)
+        $thrown = Get-ThrownBy { [WinsHost.RpcJson]::Parse($deep) }
+        $thrown | Should -BeOfType [System.FormatException]
+        $thrown.Message | Should -BeLike '*nesting deeper than 128 levels*'
+    }
+
+    It 'writes dictionaries in their order, with strings escaped for any JSON reader' {
+        $message = [ordered]@{ z = 1; a = "q`"b\`n`u{2028}`u{1}"; list = @(1, 'two', $null, $true); nested = @{ x = 1.5 } }
+        [WinsHost.RpcJson]::Serialize($message) | Should -BeExactly '{"z":1,"a":"q\"b\\\n\u2028\u0001","list":[1,"two",null,true],"nested":{"x":1.5}}'
+    }
+
+    It 'writes enums as numbers and switches as booleans, PSCustomObjects as objects' {
+        $value = [ordered]@{ category = [System.Management.Automation.ErrorCategory]::PermissionDenied; force = [switch]$true; info = [pscustomobject]@{ a = 'b' } }
+        [WinsHost.RpcJson]::Serialize($value) | Should -BeExactly ('{{"category":{0},"force":true,"info":{{"a":"b"}}}}' -f [int][System.Management.Automation.ErrorCategory]::PermissionDenied)
+    }
+
+    It 'refuses values JSON cannot carry: <Name>' -ForEach @(
+        @{ Name = 'NaN'; Value = [double]::NaN; Reason = 'no representation' }
+        @{ Name = 'an arbitrary .NET object'; Value = [System.IO.FileInfo]::new('/tmp'); Reason = 'System.IO.FileInfo cannot be sent' }
+    ) {
+        $thrown = Get-ThrownBy { [WinsHost.RpcJson]::Serialize(@{ value = $Value }) }
+        $thrown | Should -BeOfType [System.ArgumentException]
+        $thrown.Message | Should -BeLike "*$Reason*"
+    }
+
+    It 'gives back what it wrote' {
+        $text = [WinsHost.RpcJson]::Serialize([ordered]@{ id = 7; params = [ordered]@{ script = "Get-Date`n'x'"; depth = 2; tags = @('a', 'b') } })
+        $back = [WinsHost.RpcJson]::Parse($text)
+        $back.id | Should -Be 7
+        $back.params.script | Should -BeExactly "Get-Date`n'x'"
+        $back.params.tags | Should -Be @('a', 'b')
+    }
+}
+
+Describe 'WinsHost.RpcConnection' {
+    BeforeEach {
+        $pair = New-SocketPair
+        $connection = $pair.Connection
+        $broker = $pair.Broker
+    }
+    AfterEach {
+        $connection.Close()
+        $broker.Dispose()
+    }
+
+    It 'returns nothing for a message not yet whole, and the message once the rest arrives' {
+        $frame = Get-Frame '{"jsonrpc":"2.0","id":1,"result":{"ok":true}}'
+        Send-Raw $broker $frame.Substring(0, 30)
+        $connection.ReadMessage(50) | Should -BeNullOrEmpty
+        Send-Raw $broker $frame.Substring(30)
+        $message = $connection.ReadMessage(5000)
+        $message.id | Should -Be 1
+        $message.result.ok | Should -BeTrue
+    }
+
+    It 'takes two messages that arrive in one write, in order' {
+        Send-Raw $broker ((Get-Frame '{"jsonrpc":"2.0","method":"a"}') + (Get-Frame '{"jsonrpc":"2.0","method":"b"}'))
+        $connection.ReadMessage(5000).method | Should -Be 'a'
+        $connection.ReadMessage(0).method | Should -Be 'b'
+    }
+
+    It 'hands notifications to the sink in order, answers a broker request with -32601, then returns the response' {
+        $seen = [System.Collections.Generic.List[string]]::new()
+        $sink = [WinsHost.ScriptBlockNotificationSink]::new({ param($Method, $Params) $seen.Add($Method + ':' + [string]$Params.n) }.GetNewClosure())
+        $id = $connection.SendRequest('host/info', @{})
+        $request = Receive-Raw $broker
+        $request | Should -Match '"method":"host/info"'
+        $request | Should -Match ('"id":{0}' -f $id)
+        Send-Raw $broker ((Get-Frame '{"jsonrpc":"2.0","method":"n","params":{"n":1}}') +
+            (Get-Frame '{"jsonrpc":"2.0","id":"srv-1","method":"client/ask"}') +
+            (Get-Frame '{"jsonrpc":"2.0","method":"n","params":{"n":2}}') +
+            (Get-Frame ('{{"jsonrpc":"2.0","id":{0},"result":[1,2]}}' -f $id)))
+        $response = $connection.ReceiveResponse($id, 'host/info', 5000, $sink)
+        $response.HasResult | Should -BeTrue
+        $response.Result | Should -Be @(1, 2)
+        $seen | Should -Be @('n:1', 'n:2')
+        Receive-Raw $broker | Should -Match '"id":"srv-1","error":\{"code":-32601'
+    }
+
+    It 'returns an error response with its error object, and a response without result or error as such' {
+        $id = $connection.SendRequest('x', $null)
+        Send-Raw $broker (Get-Frame ('{{"jsonrpc":"2.0","id":{0},"error":{{"code":-32001,"message":"no"}}}}' -f $id))
+        $response = $connection.ReceiveResponse($id, 'x', 5000, $null)
+        $response.Error.code | Should -Be -32001
+        $id = $connection.SendRequest('y', $null)
+        Send-Raw $broker (Get-Frame ('{{"jsonrpc":"2.0","id":{0}}}' -f $id))
+        $connection.ReceiveResponse($id, 'y', 5000, $null).HasResult | Should -BeFalse
+    }
+
+    It 'reports <Name> as <Failure>' -ForEach @(
+        @{ Name = 'a response to another request'; Wire = '{"jsonrpc":"2.0","id":99,"result":1}'; Failure = 'Protocol'; Reason = 'sent a response with id 99 while request 1 (''m'') was outstanding' }
+        @{ Name = 'a body that is not JSON-RPC 2.0'; Wire = '{"jsonrpc":"1.0","id":1,"result":1}'; Failure = 'Framing'; Reason = 'the message is not JSON-RPC 2.0' }
+        @{ Name = 'a body that is not an object'; Wire = '[1]'; Failure = 'Framing'; Reason = 'the body is not a JSON object' }
+    ) {
+        $id = $connection.SendRequest('m', $null)
+        $null = Receive-Raw $broker
+        Send-Raw $broker (Get-Frame $Wire)
+        $caught = Get-ThrownBy { $connection.ReceiveResponse($id, 'm', 5000, $null) }
+        $caught | Should -BeOfType [WinsHost.RpcTransportException]
+        [string]$caught.Failure | Should -Be $Failure
+        $caught.Reason | Should -BeExactly $Reason
+    }
+
+    It 'reports a broker that goes away in the middle of a body as Lost, with how much arrived' {
+        Send-Raw $broker "Content-Length: 10`r`n`r`n{`"a"
+        $broker.Shutdown('Send')
+        $caught = Get-ThrownBy { $connection.ReadMessage(5000) }
+        [string]$caught.Failure | Should -Be 'Lost'
+        $caught.Reason | Should -BeExactly 'the broker closed the connection after 3 of 10 body bytes'
+    }
+
+    It 'is closed after Close: reads say Lost, writes say SendFailed, and nothing is sent' {
+        $connection.Close()
+        $connection.IsOpen | Should -BeFalse
+        $connection.Close()
+        $read = Get-ThrownBy { $connection.ReadMessage(10) }
+        [string]$read.Failure | Should -Be 'Lost'
+        $write = Get-ThrownBy { $connection.SendRequest('x', $null) }
+        [string]$write.Failure | Should -Be 'SendFailed'
+        $broker.Poll(200000, [System.Net.Sockets.SelectMode]::SelectRead) | Should -BeTrue
+        $broker.Receive([byte[]]::new(16)) | Should -Be 0
+    }
+}
