@@ -13,7 +13,8 @@ const rows = doc.split('\n').filter((line) => /^\| \d+ \|/.test(line));
 function titlePatterns(file: string): RegExp[] {
   const text = readFileSync(`${repo}${file}`, 'utf8');
   const titles: string[] = [];
-  const quoted = /\b(?:it|test|describe|It|Describe|Context)\s*\(?\s*(?:'((?:[^'\\]|\\.|'')*)'|"((?:[^"\\]|\\.)*)"|`((?:[^`\\]|\\.)*)`)/g;
+  // A call or a Pester command: `it('…'` or `It '…'`, not the word at the end of a string (`…taking it');`).
+  const quoted = /\b(?:it|test|describe|It|Describe|Context)(?:\s*\(\s*|\s+)(?:'((?:[^'\\]|\\.|'')*)'|"((?:[^"\\]|\\.)*)"|`((?:[^`\\]|\\.)*)`)/g;
   for (const match of text.matchAll(quoted)) titles.push((match[1] ?? match[2] ?? match[3]).replace(/''/g, "'").replace(/\\(.)/g, '$1'));
   const escape = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
   return titles.map((title) => new RegExp(`^${title.split(/\$\{[^}]*\}|<[A-Za-z]+>/).map(escape).join('.*')}$`, 's'));

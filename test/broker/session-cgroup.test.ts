@@ -8,7 +8,7 @@ import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { ownCgroupDirectory, SESSION_CGROUP_PARENT } from '../../broker/src/platform/linux/cgroups.js';
 import { linuxSessionHosts } from '../../broker/src/platform/linux/sessions.js';
-import { alive, fakePlatform, RawPeer, sleep, startTestBroker, until, type TestBroker } from './support.js';
+import { alive, connectPeer, fakePlatform, sleep, startTestBroker, until, type TestBroker } from './support.js';
 
 const repo = fileURLToPath(new URL('../../', import.meta.url));
 const pwsh = join(repo, '.tools/pwsh/pwsh');
@@ -48,19 +48,8 @@ ${containers}sessionHost:
   warm: 0
 `;
 
-async function connect(path: string) {
-  const peer = await RawPeer.open(path);
-  await peer.initialize();
-  let id = 0;
-  const call = (method: string, params: unknown, timeoutMs = 10_000) => {
-    const requestId = `${method}-${++id}`;
-    peer.send({ jsonrpc: '2.0', id: requestId, method, params });
-    return peer.response(requestId, timeoutMs);
-  };
-  return { peer, call };
-}
 
-type Caller = Awaited<ReturnType<typeof connect>>;
+type Caller = Awaited<ReturnType<typeof connectPeer>>;
 
 async function openSession(caller: Caller, params: Record<string, unknown> = {}): Promise<{ Id: number; ProcessId: number }> {
   const { result, error } = await caller.call('session/new', params, START_MS);
@@ -107,7 +96,7 @@ describe('session hosts held in a cgroup (cgroup v2)', { skip: realMissing ?? ne
   before(async () => {
     execFileSync('ip', ['netns', 'add', netns]);
     broker = await startTestBroker({ policyYaml: policyYaml(`containers:\n  box: { netns: ${netns} }\n`), platform: { ...fakePlatform(), sessions: linuxSessionHosts() } });
-    caller = await connect(broker.path);
+    caller = await connectPeer(broker.path);
   });
   after(async () => {
     killQuietly(started);
@@ -146,8 +135,14 @@ describe('session hosts held in a cgroup (cgroup v2)', { skip: realMissing ?? ne
     process.kill(session.ProcessId, 'SIGKILL');
     await until(() => !alive(escaped), 'the setsid descendant to end with its killed host', GONE_MS);
     await until(() => !alive(viaStartProcess), 'the Start-Process child to end with its killed host', GONE_MS);
-    const listed = await caller.call('session/list', {});
-    assert.equal(listed.result.sessions.find((s: { Id: number }) => s.Id === session.Id)?.State, 'Broken');
+    // The broker marks the session when the host's pipes close, which may come after its leftovers were killed.
+    let state: string | undefined;
+    for (let polls = 0; polls < 100 && state !== 'Broken'; polls++) {
+      const listed = await caller.call('session/list', {});
+      state = listed.result.sessions.find((s: { Id: number }) => s.Id === session.Id)?.State;
+      if (state !== 'Broken') await sleep(100);
+    }
+    assert.equal(state, 'Broken');
     await caller.call('session/remove', { sessionId: session.Id });
   });
 
@@ -164,7 +159,7 @@ describe('session hosts held in a cgroup (cgroup v2)', { skip: realMissing ?? ne
   });
 
   it('ends what the host started when its caller disconnects', async () => {
-    const other = await connect(broker.path);
+    const other = await connectPeer(broker.path);
     const session = await openSession(other);
     const escaped = await pidFrom(other, session.Id, SETSID_SLEEP);
     started.push(escaped);
@@ -181,7 +176,7 @@ describe('session hosts held by their process group (no cgroup v2)', { skip: rea
 
   before(async () => {
     broker = await startTestBroker({ policyYaml: policyYaml(), platform: { ...fakePlatform(), sessions: linuxSessionHosts({ cgroups: false }) } });
-    caller = await connect(broker.path);
+    caller = await connectPeer(broker.path);
   });
   after(async () => {
     killQuietly(started);

@@ -7,31 +7,19 @@ import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { ErrorCodes } from '../../typings/index.js';
 import { findPwsh, linuxSessions, PWSH_FALLBACK, resolveLinuxContainer, sessionHostCommand, sessionHostEnvironment } from '../../broker/src/platform/linux/sessions.js';
-import { alive, fakePlatform, RawPeer, sleep, startTestBroker, until, type TestBroker } from './support.js';
+import { alive, connectPeer, fakePlatform, RawPeer, sleep, startTestBroker, until, type TestBroker } from './support.js';
 import { fakeSessions, type FakeSessions } from './support/fake-sessions.js';
 
 /** The text of the fake host's `<S>` object. */
 const textOf = (clixml: unknown) => /<S>(.*)<\/S>/s.exec(clixml as string)![1].replace(/&lt;/g, '<').replace(/&amp;/g, '&');
 
 
-/** One peer with its own request ids. */
-async function connect(path: string) {
-  const peer = await RawPeer.open(path);
-  await peer.initialize();
-  let id = 0;
-  const call = (method: string, params: unknown, timeoutMs = 10_000) => {
-    const requestId = `${method}-${++id}`;
-    peer.send({ jsonrpc: '2.0', id: requestId, method, params });
-    return peer.response(requestId, timeoutMs);
-  };
-  return { peer, call };
-}
 
 describe('host sessions through a live broker (fake session host)', () => {
   let dir: string;
   let broker: TestBroker;
   let sessions: FakeSessions;
-  let main: Awaited<ReturnType<typeof connect>>;
+  let main: Awaited<ReturnType<typeof connectPeer>>;
 
   const policy = (d: string) => `listeners:
   - name: main
@@ -80,7 +68,7 @@ sessionHost:
     dir = mkdtempSync(join(tmpdir(), 'winshost-sessions-'));
     sessions = fakeSessions();
     broker = await startTestBroker({ policyYaml: policy(dir), platform: { ...fakePlatform(), sessions }, maxMessageBytes: 64 * 1024, dir: join(dir, 'state') });
-    main = await connect(broker.path);
+    main = await connectPeer(broker.path);
   });
   after(async () => {
     main.peer.close();
@@ -175,7 +163,7 @@ sessionHost:
     assert.equal(conflict.error.code, ErrorCodes.Conflict);
     assert.equal(conflict.error.data.reason, 'SessionNameInUse');
     // Another connection has its own names.
-    const other = await connect(broker.path);
+    const other = await connectPeer(broker.path);
     const second = (await other.call('session/new', { name: 'web' })).result;
     assert.equal(second.Name, 'web');
     const defaulted = (await other.call('session/new', {})).result;
@@ -186,7 +174,7 @@ sessionHost:
   });
 
   it('treats an unknown id and another connection’s id alike: SessionNotFound', async () => {
-    const other = await connect(broker.path);
+    const other = await connectPeer(broker.path);
     const theirs = (await other.call('session/new', {})).result;
     for (const [method, params] of [
       ['session/invoke', { sessionId: theirs.Id, script: 'emit 1' }],
@@ -224,7 +212,7 @@ sessionHost:
   });
 
   it('passes the host’s open failure on with its reason and message', async () => {
-    const bad = await connect(join(dir, 'badcmd.sock'));
+    const bad = await connectPeer(join(dir, 'badcmd.sock'));
     const { error } = await bad.call('session/new', {});
     assert.equal(error.code, ErrorCodes.HostOperationFailed);
     assert.equal(error.data.reason, 'CommandNotFound');
@@ -234,7 +222,7 @@ sessionHost:
   });
 
   it('denies all four methods to a profile without sessions', async () => {
-    const plain = await connect(join(dir, 'plain.sock'));
+    const plain = await connectPeer(join(dir, 'plain.sock'));
     for (const [method, params] of [
       ['session/new', {}],
       ['session/list', {}],
@@ -280,7 +268,7 @@ sessionHost:
   it('survives a caller that goes away while its invocation is still streaming (found by the fuzzer)', async () => {
     // The caller stops reading, so the broker holds the host's output back; then the broker drops the
     // connection for a framing violation, which releases the held output towards a connection that is gone.
-    const leaving = await connect(broker.path);
+    const leaving = await connectPeer(broker.path);
     const progress = join(dir, 'progress-leaving');
     leaving.peer.socket.pause();
     leaving.peer.send({ jsonrpc: '2.0', id: 'stream', method: 'session/invoke', params: { script: `big 2000 16384 ${progress}` } });
@@ -323,7 +311,7 @@ sessionHost:
     assert.equal((await main.call('session/invoke', { sessionId: session.Id, script: 'emit 1' })).result.state, 'Completed');
     await main.call('session/remove', { sessionId: session.Id });
 
-    const quick = await connect(join(dir, 'quick.sock'));
+    const quick = await connectPeer(join(dir, 'quick.sock'));
     const capped = await quick.call('session/invoke', { script: 'sleep', timeoutSeconds: 3600 });
     assert.equal(capped.result.state, 'Stopped');
     assert.equal(capped.result.timedOut, true);
@@ -379,8 +367,8 @@ sessionHost:
   });
 
   it('counts sessions per profile across its callers: SessionLimit', async () => {
-    const a = await connect(join(dir, 'limited.sock'));
-    const b = await connect(join(dir, 'limited.sock'));
+    const a = await connectPeer(join(dir, 'limited.sock'));
+    const b = await connectPeer(join(dir, 'limited.sock'));
     const first = (await a.call('session/new', {})).result;
     const second = (await b.call('session/new', {})).result;
     const third = await a.call('session/new', {});
@@ -398,7 +386,7 @@ sessionHost:
   });
 
   it('pauses the host while the caller does not read, and delivers everything once it does', async () => {
-    const reader = await connect(broker.path);
+    const reader = await connectPeer(broker.path);
     const { result: session } = await reader.call('session/new', {});
     const progress = join(dir, 'progress');
     const count = 2000;
@@ -418,7 +406,7 @@ sessionHost:
   });
 
   it('keeps a connection with a session open past the listener idle timeout, and closes an idle session on its own clock', async () => {
-    const quick = await connect(join(dir, 'quick.sock'));
+    const quick = await connectPeer(join(dir, 'quick.sock'));
     const { result: session } = await quick.call('session/new', {});
     assert.equal(session.IdleTimeoutSeconds, 2);
     // The listener closes idle connections after 1 s; the session (idle after 2 s) keeps this one.
@@ -481,7 +469,7 @@ sessionHost:
   it('reports a host that fails to start as SessionHostStartFailed with its stderr', async () => {
     const sessions = fakeSessions();
     const broker = await startTestBroker({ policyYaml: policy('FAKE_HOST_MODE: exit-before-ready', 0), platform: { ...fakePlatform(), sessions } });
-    const { call, peer } = await connect(broker.path);
+    const { call, peer } = await connectPeer(broker.path);
     const { error } = await call('session/new', {});
     assert.equal(error.code, ErrorCodes.HostOperationFailed);
     assert.equal(error.data.reason, 'SessionHostStartFailed');
@@ -496,7 +484,7 @@ sessionHost:
       policyYaml: `listeners:\n  - name: main\n    profiles: [p]\nprofiles:\n  p:\n    sessions: {}\nsessionHost:\n  warm: 0\n  executable: /nonexistent/pwsh\n`,
       platform: { ...fakePlatform(), sessions: linuxSessions },
     });
-    const { call, peer } = await connect(broker.path);
+    const { call, peer } = await connectPeer(broker.path);
     const { error } = await call('session/new', {});
     assert.equal(error.code, ErrorCodes.HostOperationFailed);
     assert.equal(error.data.reason, 'PowerShellNotFound');
@@ -577,7 +565,7 @@ describe('host sessions with the real session host', { skip: realMissing ? `skip
   let dir: string;
   let broker: TestBroker;
   let peer: RawPeer;
-  let call: Awaited<ReturnType<typeof connect>>['call'];
+  let call: Awaited<ReturnType<typeof connectPeer>>['call'];
   const netns = `wh-sess-${process.pid}`;
   const boxAddress = '10.251.77.1';
 
@@ -614,7 +602,7 @@ ${isRoot ? `containers:\n  box: { netns: ${netns} }\n` : ''}sessionHost:
       platform: { ...fakePlatform(), sessions: linuxSessions },
       dir: join(dir, 'state'),
     });
-    ({ peer, call } = await connect(broker.path));
+    ({ peer, call } = await connectPeer(broker.path));
   });
   after(async () => {
     peer?.close();
@@ -675,7 +663,7 @@ ${isRoot ? `containers:\n  box: { netns: ${netns} }\n` : ''}sessionHost:
     const denied = await call('session/new', { target: 'nowhere' });
     assert.equal(denied.error.code, ErrorCodes.PolicyDenied);
     assert.equal(denied.error.data.reason, 'TargetNotAllowed');
-    const restricted = await connect(join(dir, 'restricted.sock'));
+    const restricted = await connectPeer(join(dir, 'restricted.sock'));
     const { result: session, error } = await restricted.call('session/new', {}, 60_000);
     assert.equal(error, undefined, JSON.stringify(error));
     assert.equal(session.LanguageMode, 'NoLanguage');

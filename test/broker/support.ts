@@ -261,6 +261,19 @@ export class RawPeer {
 export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 /** True while the process exists and is not a zombie. */
+/** A peer that has sent `initialize`, with `call` giving each request its own id and awaiting its response. */
+export async function connectPeer(path: string) {
+  const peer = await RawPeer.open(path);
+  await peer.initialize();
+  let id = 0;
+  const call = (method: string, params: unknown, timeoutMs = 10_000) => {
+    const requestId = `${method}-${++id}`;
+    peer.send({ jsonrpc: '2.0', id: requestId, method, params });
+    return peer.response(requestId, timeoutMs);
+  };
+  return { peer, call };
+}
+
 export function alive(pid: number): boolean {
   try {
     return !readFileSync(`/proc/${pid}/stat`, 'utf8').includes(') Z ');

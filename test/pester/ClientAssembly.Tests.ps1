@@ -6,7 +6,8 @@ BeforeAll {
     Import-Module -Name $manifestPath -Force -ErrorAction Stop
 
     # A connected pair of Unix sockets: the connection under test on one end, the test playing the broker.
-    function New-SocketPair {
+    # -AsStream hands the connection a Stream instead of the Socket: the asynchronous reads a Windows pipe gets.
+    function New-SocketPair([switch] $AsStream) {
         $path = Join-Path -Path ([System.IO.Path]::GetTempPath()) -ChildPath ('winshost-pair-{0}.sock' -f [guid]::NewGuid().ToString('N'))
         $listener = [System.Net.Sockets.Socket]::new('Unix', 'Stream', 'Unspecified')
         $listener.Bind([System.Net.Sockets.UnixDomainSocketEndPoint]::new($path))
@@ -16,10 +17,14 @@ BeforeAll {
         $server = $listener.Accept()
         $listener.Dispose()
         [System.IO.File]::Delete($path)
-        [pscustomobject]@{
-            Connection = [WinsHost.RpcConnection]::new([pscustomobject]@{ Pipe = $path }, $client, 5)
-            Broker     = $server
+        $endpoint = [pscustomobject]@{ Pipe = $path }
+        if ($AsStream) {
+            $connection = [WinsHost.RpcConnection]::new($endpoint, [System.IO.Stream][System.Net.Sockets.NetworkStream]::new($client, $true), 5)
         }
+        else {
+            $connection = [WinsHost.RpcConnection]::new($endpoint, $client, 5)
+        }
+        [pscustomobject]@{ Connection = $connection; Broker = $server }
     }
 
     # What a .NET method threw: PowerShell wraps it in a MethodInvocationException.
@@ -125,9 +130,12 @@ Describe 'WinsHost.RpcJson' {
     }
 }
 
-Describe 'WinsHost.RpcConnection' {
+Describe 'WinsHost.RpcConnection reading <Mode>' -ForEach @(
+    @{ Mode = 'a socket (Poll, then a synchronous read)'; AsStream = $false }
+    @{ Mode = 'a stream (asynchronous reads, as a Windows pipe)'; AsStream = $true }
+) {
     BeforeEach {
-        $pair = New-SocketPair
+        $pair = New-SocketPair -AsStream:$AsStream
         $connection = $pair.Connection
         $broker = $pair.Broker
     }
@@ -144,6 +152,13 @@ Describe 'WinsHost.RpcConnection' {
         $message = $connection.ReadMessage(5000)
         $message.id | Should -Be 1
         $message.result.ok | Should -BeTrue
+    }
+
+    It 'returns nothing while no byte has come, and the next call takes over the wait' {
+        $connection.ReadMessage(20) | Should -BeNullOrEmpty
+        $connection.ReadMessage(0) | Should -BeNullOrEmpty
+        Send-Raw $broker (Get-Frame '{"jsonrpc":"2.0","method":"late"}')
+        $connection.ReadMessage(5000).method | Should -Be 'late'
     }
 
     It 'takes two messages that arrive in one write, in order' {

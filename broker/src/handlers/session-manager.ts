@@ -103,8 +103,10 @@ export class SessionManager {
     mkdirSync(options.stateDir, { recursive: true, mode: 0o700 });
   }
 
-  /** Starts the warm pool when the policy grants sessions on the host to anyone. */
+  /** Ends what the previous run's hosts left, then starts the warm pool when the policy grants sessions on the host to anyone. */
   start(): void {
+    const ended = this.options.platform.restore?.(this.options.stateDir, this.options.log) ?? 0;
+    if (ended) this.options.log(`previous run: ended what ${ended} session host(s) left behind`);
     this.refill();
   }
 

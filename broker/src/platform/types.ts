@@ -167,6 +167,12 @@ export interface HostPlatformSessions {
   resolveContainer(name: string, ref: import('../policy/schema.js').ContainerRef): Promise<ResolvedContainer>;
   /** Starts a session host with piped stdin, stdout and stderr; spawn failures arrive as the child's `error`. */
   spawnHost(spec: SessionHostSpawn): import('node:child_process').ChildProcess;
+  /**
+   * Once at broker start, before anything is served: ends what the session hosts of an earlier run that
+   * died left behind, as recorded in `stateDir`, and records this run's there from now on (Linux: their
+   * cgroups, in sessions.json). Returns how many were ended. Absent where a host's job object ends it all.
+   */
+  restore?(stateDir: string, log: (message: string) => void): number;
 }
 
 /**

@@ -1,6 +1,7 @@
 import { closeSync, fstatSync, openSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import type { Socket } from 'node:net';
 import { join } from 'node:path';
+import { pidfdStillNames } from '../platform/linux/pidfd.js';
 
 /** What the kernel says about the process at the other end of a connection. */
 export interface PeerIdentity {
@@ -96,13 +97,6 @@ export async function identifyLinuxPeer(socket: Socket): Promise<PeerIdentity> {
   } finally {
     if (pidfd >= 0) closeSync(pidfd);
   }
-}
-
-/** A pidfd's fdinfo says `Pid: -1` once its process is gone. */
-function pidfdStillNames(pidfd: number, pid: number): boolean {
-  const info = readFileSync(`/proc/self/fdinfo/${pidfd}`, 'utf8');
-  const match = /^Pid:\s*(-?\d+)/m.exec(info);
-  return match !== null && Number(match[1]) === pid;
 }
 
 /** The `ip netns` name of a namespace, found by comparing device and inode with /run/netns entries. */

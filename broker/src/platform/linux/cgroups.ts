@@ -5,7 +5,7 @@
  * back to process groups, and the broker says so once (giveUpCgroups).
  */
 import { existsSync, mkdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { basename, dirname, isAbsolute, join, normalize } from 'node:path';
 
 /** The directory, under the broker's own cgroup, that holds one cgroup per started process. */
 export const PROCESS_CGROUP_PARENT = 'winshost';
@@ -87,6 +87,19 @@ export function newCgroup(parent: string, prefix: string): string | undefined {
     return undefined;
   }
   return dir;
+}
+
+/**
+ * Whether `path` has the shape of a cgroup newCgroup(parent, prefix) makes in this broker's cgroup, today:
+ * the only paths read back from a state file that may be killed and removed. Another broker's cgroups, a
+ * path that climbs out with `..`, or this broker's own cgroup never pass.
+ */
+export function isOwnCgroup(path: string, parent: string, prefix: string): boolean {
+  if (!isAbsolute(path) || normalize(path) !== path) return false;
+  const home = cgroupHome();
+  if (typeof home !== 'string') return false;
+  const name = basename(path);
+  return dirname(path) === join(home, parent) && name.startsWith(`${prefix}-`) && /^[0-9a-z]+$/.test(name.slice(prefix.length + 1));
 }
 
 /**
