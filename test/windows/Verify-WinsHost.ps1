@@ -174,16 +174,16 @@ try {
         '    credentialSpecs:'
         "      directory: '$credspecDir'"
         "      allow: ['file://*']"
+        '    sessions:'
+        '      languageMode: FullLanguage'
+        "      commands: ['*']"
     )
     if ($ContainerName) {
         $policyLines += @(
+            '      targets: [host, verifytarget]'
             '    proxy:'
             '      ports: [15001]'
             "      container: '$ContainerName'"
-            '    sessions:'
-            '      languageMode: FullLanguage'
-            "      commands: ['*']"
-            '      targets: [host, verifytarget]'
             'containers:'
         )
         $containerId = (& docker.exe inspect --format '{{.Id}}' $ContainerName 2>$null)
@@ -342,6 +342,18 @@ try {
             $differences += 'the DACL is empty'
         }
         $differences
+    }
+
+    Invoke-Check -Name 'Windows PowerShell 5.1 loads the module (WinsHost.Client.dll on .NET Framework) and runs a host session' {
+        $windowsPowerShell = Join-Path -Path $env:SystemRoot -ChildPath 'System32\WindowsPowerShell\v1.0\powershell.exe'
+        $probe = "Import-Module -Name WinsHost -RequiredVersion $($manifest.ModuleVersion) -ErrorAction Stop; " +
+            "`$env:WINSHOST_PIPE = '$pipePath'; " +
+            "`$null = Get-HostInfo -ErrorAction Stop; " +
+            "'{0}|{1}' -f [WinsHost.RpcConnection].Assembly.GetName().Name, (Invoke-HostCommand -ScriptBlock { 6 * 7 } -ErrorAction Stop)"
+        $output = & $windowsPowerShell -NoLogo -NoProfile -NonInteractive -Command $probe 2>&1
+        if ($LASTEXITCODE -ne 0 -or "$($output | Select-Object -Last 1)" -ne 'WinsHost.Client|42') {
+            return ('powershell.exe exited {0}: {1}' -f $LASTEXITCODE, ($output -join ' '))
+        }
     }
 
     Invoke-Check -Name 'PowerShell Direct: Invoke-HostCommand -ContainerName runs inside the container' {
