@@ -68,6 +68,11 @@ export interface SessionInvokeParams {
   arguments?: string;
   /** CliXml of an array: the objects piped in (`$input`). */
   input?: string;
+  /**
+   * CliXml of a hashtable from variable name to value: what the script's `$using:name` references stood for in
+   * the caller's session (PowerShell's Invoke-Command semantics). The session host binds them as data.
+   */
+  using?: string;
   /** Serialization depth of output objects; default and maximum from the profile. */
   depth?: number;
   /** Stop the invocation after this many seconds; at most the profile's `invocationTimeoutSeconds`. */

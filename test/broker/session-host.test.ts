@@ -6,7 +6,7 @@ import { writeFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { SessionHostConfig } from '../../broker/src/sessions/host-protocol.js';
-import { PWSH_PATH, SESSION_HOST_SCRIPT, SessionHostDriver, cliXmlArray, sessionHostUnavailable, type Invocation } from './support/session-host-driver.js';
+import { PWSH_PATH, SESSION_HOST_SCRIPT, SessionHostDriver, cliXmlArray, cliXmlTable, sessionHostUnavailable, type Invocation } from './support/session-host-driver.js';
 
 const skip = sessionHostUnavailable() ?? false;
 const REMOTING_BASICS = ['Clear-Host', 'Exit-PSSession', 'Get-Command', 'Get-FormatData', 'Get-Help', 'Measure-Object', 'Out-Default', 'Select-Object'];
@@ -214,6 +214,25 @@ describe('session host', { skip }, () => {
       const result = await noLanguage.invoke('param($value) Write-Output -InputObject $value', { arguments: cliXmlArray(['$(Remove-Item x)']) });
       assert.equal(result.done.state, 'Completed', result.done.error ?? '');
       assert.match(allCliXml(result), /<S>\$\(Remove-Item x\)<\/S>/);
+    });
+
+    test('$using: values bind as data, in nested script blocks too, and leave nothing in the session', async () => {
+      const result = await host.invoke('$using:name; & { Write-Output ($using:count * 2) }', { using: cliXmlTable({ name: '$(Remove-Item x)', count: 21 }) });
+      assert.equal(result.done.state, 'Completed', result.done.error ?? '');
+      assert.match(result.outputs[0].clixml, /<S>\$\(Remove-Item x\)<\/S>/);
+      assert.match(result.outputs[1].clixml, /<I32>42<\/I32>/);
+      const after = await host.invoke('Write-Output ($null -eq $__WinsHostUsing0)');
+      assert.match(allCliXml(after), /<B>true<\/B>/);
+    });
+
+    test('$using: values bind in NoLanguage as constant arguments', async () => {
+      const noLanguage = await session({ languageMode: 'NoLanguage', commands: ['Write-Output'] });
+      const result = await noLanguage.invoke('Write-Output -InputObject $using:name', { using: cliXmlTable({ name: '$(Remove-Item x)' }) });
+      assert.equal(result.done.state, 'Completed', result.done.error ?? '');
+      assert.match(allCliXml(result), /<S>\$\(Remove-Item x\)<\/S>/);
+      const both = await noLanguage.invoke('param($value) Write-Output -InputObject $value $using:name', { arguments: cliXmlArray(['a']), using: cliXmlTable({ name: 'b' }) });
+      assert.equal(both.done.state, 'Failed');
+      assert.match(both.done.error ?? '', /WinsHost\.UsingWithArgumentsNotSupported/);
     });
 
     test('input is piped in', async () => {

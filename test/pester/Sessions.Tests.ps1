@@ -246,6 +246,34 @@ Describe 'Invoke-HostCommand' {
         $sent.script | Should -Not -Match 'Remove-Item'
     }
 
+    It 'sends the values of $using: references as CliXml data, read in the scope that wrote the script block' {
+        Set-Invocation
+        function Invoke-FromFunction {
+            $name = '"; Remove-Item -Recurse / #'
+            $count = 21
+            Invoke-HostCommand -ScriptBlock { $using:name; & { $using:count * 2 }; ${using:count} }
+        }
+        $name = 'the outer one, shadowed'
+        Invoke-FromFunction | Should -BeNullOrEmpty
+        $sent = Get-LastInvoke
+        $values = [System.Management.Automation.PSSerializer]::Deserialize($sent.using)
+        $values.Keys | Sort-Object | Should -Be @('count', 'name')
+        $values['name'] | Should -BeExactly '"; Remove-Item -Recurse / #'
+        $values['count'] | Should -Be 21
+        $sent.script | Should -Not -Match 'Remove-Item'
+    }
+
+    It 'refuses a $using: reference to a variable that is not set, before sending anything' {
+        Set-Invocation
+        $sentBefore = @((Invoke-Rpc -Method 'test/sessionStats').invokes).Count
+        $failure = $null
+        try { Invoke-HostCommand -ScriptBlock { $using:winshostNeverSet } } catch { $failure = $_ }
+        $failure.FullyQualifiedErrorId | Should -BeExactly 'WinsHost.UsingVariableNotSet,Invoke-HostCommand'
+        $failure.CategoryInfo.Category | Should -Be 'InvalidArgument'
+        $failure.Exception.Message | Should -BeLike '*$using:winshostNeverSet*'
+        @((Invoke-Rpc -Method 'test/sessionStats').invokes).Count | Should -Be $sentBefore
+    }
+
     It 'sends no arguments or input when none are given, the session id with -Session and the container with -ContainerName' {
         Set-Invocation -Location '/srv'
         $session = New-HostSession -Name invoke
@@ -256,6 +284,7 @@ Describe 'Invoke-HostCommand' {
             $sent.PSObject.Properties['target'] | Should -BeNullOrEmpty
             $sent.PSObject.Properties['arguments'] | Should -BeNullOrEmpty
             $sent.PSObject.Properties['input'] | Should -BeNullOrEmpty
+            $sent.PSObject.Properties['using'] | Should -BeNullOrEmpty
             $session.Location | Should -Be '/srv'
 
             Invoke-HostCommand -ContainerName web { 1 }

@@ -82,12 +82,14 @@ sessionHost:
         ip netns del $webNamespace 2>$null
     }
 
-    It 'returns deserialized objects as Invoke-Command does' {
+    It 'returns deserialized objects as Invoke-Command does, and takes $using: values from the caller''s scope' {
         $result = Invoke-As $fullUid @'
 $process = Invoke-HostCommand { Get-Process -Id $PID }
 $number = Invoke-HostCommand { param($a, $b) $a + $b } -ArgumentList 20, 22
 $piped = 'x', 'y' | Invoke-HostCommand { $input | ForEach-Object { "<$_>" } }
-@{ Type = $process.PSObject.TypeNames[0]; Id = $process.Id; Name = $process.ProcessName; Number = $number; NumberType = $number.GetType().Name; Piped = @($piped) } | ConvertTo-Json -Compress
+function Get-Sum { $half = 21; Invoke-HostCommand { $using:half + $using:half } }
+$using = Get-Sum
+@{ Type = $process.PSObject.TypeNames[0]; Id = $process.Id; Name = $process.ProcessName; Number = $number; NumberType = $number.GetType().Name; Piped = @($piped); Using = $using } | ConvertTo-Json -Compress
 '@
         $result.Type | Should -Be 'Deserialized.System.Diagnostics.Process'
         $result.Id | Should -BeGreaterThan 0
@@ -95,6 +97,7 @@ $piped = 'x', 'y' | Invoke-HostCommand { $input | ForEach-Object { "<$_>" } }
         $result.Number | Should -Be 42
         $result.NumberType | Should -Be 'Int32'
         $result.Piped | Should -Be @('<x>', '<y>')
+        $result.Using | Should -Be 42
     }
 
     It 'keeps error ids and categories, and writes a throw as an error' {

@@ -4,8 +4,9 @@ function Invoke-HostSessionScript {
     Runs script text in a host session ('session/invoke'), writing each record as it arrives; returns the result.
 
     .DESCRIPTION
-    The one path of Invoke-HostCommand and Enter-HostSession. Arguments and pipeline input arrive as CliXml
-    already (PSSerializer); the script text is the only code sent, so values are never spliced into it.
+    The one path of Invoke-HostCommand and Enter-HostSession. Arguments, pipeline input and $using: values
+    arrive as CliXml already (PSSerializer); the script text is the only code sent, so values are never
+    spliced into it.
 
     Every session/output notification of this invocation is written while the request runs, so output
     streams as the session produces it: output objects by the compiled WinsHost.SessionOutputSink, records of
@@ -51,6 +52,11 @@ function Invoke-HostSessionScript {
         [AllowEmptyString()]
         [string] $InputCliXml,
 
+        # CliXml of a hashtable: the values of the script's $using: references by variable name.
+        [AllowNull()]
+        [AllowEmptyString()]
+        [string] $UsingCliXml,
+
         # 0: the profile's default.
         [int] $Depth = 0,
 
@@ -79,6 +85,9 @@ function Invoke-HostSessionScript {
     }
     if ($null -ne $InputCliXml -and $InputCliXml.Length -gt 0) {
         $params['input'] = $InputCliXml
+    }
+    if ($null -ne $UsingCliXml -and $UsingCliXml.Length -gt 0) {
+        $params['using'] = $UsingCliXml
     }
     if ($Depth -gt 0) {
         $params['depth'] = $Depth

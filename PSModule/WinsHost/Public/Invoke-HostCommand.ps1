@@ -19,9 +19,12 @@ function Invoke-HostCommand {
     in the session (a throw, a parse error, a command the session does not show) is written as an error, as
     Invoke-Command does; under -ErrorAction Stop it ends this command.
 
-    Values never become code: -ArgumentList and the objects piped in are serialized as CliXml data and bound
-    in the session to the script block's param() block and to $input. Variables of this session are not
-    visible in the host session; pass them with -ArgumentList (the $using: scope is not supported).
+    Values never become code: -ArgumentList, the objects piped in and the values of $using: references are
+    serialized as CliXml data and bound in the session to the script block's param() block, to $input and to
+    the $using: references. As with Invoke-Command, $using:name is the value the variable has here, where the
+    script block was written, when the command starts; a variable that is not set is refused with
+    WinsHost.UsingVariableNotSet. Other variables of this session are not visible in the host session. A
+    NoLanguage session takes $using: or -ArgumentList, not both in one command.
 
     Pressing Ctrl+C, or a downstream command that stops the pipeline, stops the command in the host session
     (a '$/cancelRequest' for the invocation); the session stays usable for the next command. A command that
@@ -68,6 +71,12 @@ function Invoke-HostCommand {
     Invoke-HostCommand -Session $session -ScriptBlock { param($name) Restart-Service -Name $name -PassThru } -ArgumentList 'nginx'
 
     Restarts a host service whose name is passed as data, not spliced into the script text.
+
+    .EXAMPLE
+    $service = 'docker'
+    Invoke-HostCommand -Session $session -ScriptBlock { Get-Service -Name $using:service }
+
+    Uses a value of this session in the host session, as Invoke-Command does; the value travels as data.
 
     .EXAMPLE
     'web1', 'web2' | Invoke-HostCommand { $input | ForEach-Object { Test-Path -Path "/srv/$_" } }
@@ -181,6 +190,13 @@ function Invoke-HostCommand {
         }
 
         try {
+            # A text search first: reading the values walks the script block's syntax tree.
+            if ($invoke['Script'].IndexOf('using:', [System.StringComparison]::OrdinalIgnoreCase) -ge 0) {
+                $usingValues = Get-HostSessionUsingValue -ScriptBlock $ScriptBlock
+                if ($usingValues.Count -gt 0) {
+                    $invoke['UsingCliXml'] = [System.Management.Automation.PSSerializer]::Serialize($usingValues, $serializationDepth)
+                }
+            }
             $result = Invoke-HostSessionScript @invoke
         }
         catch {

@@ -441,7 +441,7 @@ export class SessionManager {
 
     let outputCount = 0;
     const running = host.invoke(
-      { id: invocationId, script: request.script, arguments: request.arguments ?? null, input: request.input ?? null, depth },
+      { id: invocationId, script: request.script, arguments: request.arguments ?? null, input: request.input ?? null, using: request.using ?? null, depth },
       {
         output: (event) => {
           if (event.stream === 'output') outputCount++;

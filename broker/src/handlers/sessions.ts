@@ -50,6 +50,7 @@ export const sessionInvokeHandler = defineHandler(SessionInvokeRequest.type, {
     script: text,
     arguments: text.optional(),
     input: text.optional(),
+    using: text.optional(),
     depth: z.number().int().min(1).max(10).optional(),
     timeoutSeconds: z.number().int().min(0).max(7 * 24 * 3600).optional(),
   }),

@@ -32,6 +32,8 @@ export type HostRequest =
       arguments: string | null;
       /** CliXml of an array piped in as `$input`, or null. */
       input: string | null;
+      /** CliXml of a hashtable: the values of the script's `$using:` references by variable name, or null. */
+      using: string | null;
       depth: number;
     }
   /** Stop the running pipeline (`PowerShell.Stop`); answered by its `done` with state `Stopped`. */

@@ -155,6 +155,7 @@ using System.Collections.ObjectModel;
 using System.Globalization;
 using System.IO;
 using System.Management.Automation;
+using System.Management.Automation.Language;
 using System.Management.Automation.Runspaces;
 using System.Text;
 using System.Threading;
@@ -1163,10 +1164,11 @@ namespace WinsHost.SessionHost
                 if (!(depthValue is double) || (double)depthValue < 0 || (double)depthValue > 100 || Math.Floor((double)depthValue) != (double)depthValue) { SendProtocolError("invoke depth must be an integer from 0 to 100.", id); return; }
                 depth = (int)(double)depthValue;
             }
-            object argumentsValue, inputValue;
+            object argumentsValue, inputValue, usingValue;
             request.TryGetValue("arguments", out argumentsValue);
             request.TryGetValue("input", out inputValue);
-            if ((argumentsValue != null && !(argumentsValue is string)) || (inputValue != null && !(inputValue is string))) { SendProtocolError("invoke arguments and input must be CliXml strings or null.", id); return; }
+            request.TryGetValue("using", out usingValue);
+            if ((argumentsValue != null && !(argumentsValue is string)) || (inputValue != null && !(inputValue is string)) || (usingValue != null && !(usingValue is string))) { SendProtocolError("invoke arguments, input and using must be CliXml strings or null.", id); return; }
 
             lock (stateLock)
             {
@@ -1176,10 +1178,12 @@ namespace WinsHost.SessionHost
                 stopRequested = false;
             }
             List<object> arguments, input;
+            Dictionary<string, object> usingValues;
             try
             {
                 arguments = DecodeArray(argumentsValue as string, "arguments");
                 input = inputValue == null ? null : DecodeArray((string)inputValue, "input");
+                usingValues = DecodeUsing(usingValue as string);
             }
             catch (ArgumentException e)
             {
@@ -1194,7 +1198,26 @@ namespace WinsHost.SessionHost
                 invocationThread.Name = "WinsHost invocations";
                 invocationThread.Start();
             }
-            invocations.Add(new Invocation(this, id, script, arguments, input, depth));
+            invocations.Add(new Invocation(this, id, script, arguments, input, usingValues, depth));
+        }
+
+        /// `$using:` values: the CliXml of a hashtable from variable name to value, as the caller's session had them.
+        private static Dictionary<string, object> DecodeUsing(string clixml)
+        {
+            var result = new Dictionary<string, object>(StringComparer.OrdinalIgnoreCase);
+            if (clixml == null) return result;
+            object decoded;
+            try { decoded = PSSerializer.Deserialize(clixml); }
+            catch (Exception e) { throw new ArgumentException("using is not valid CliXml: " + e.Message); }
+            var table = (decoded is PSObject ? ((PSObject)decoded).BaseObject : decoded) as IDictionary;
+            if (table == null) throw new ArgumentException("using must be the CliXml of a hashtable.");
+            foreach (DictionaryEntry entry in table)
+            {
+                string name = entry.Key as string;
+                if (string.IsNullOrEmpty(name)) throw new ArgumentException("using names must be non-empty strings.");
+                result[name] = entry.Value;
+            }
+            return result;
         }
 
         private void RunInvocations()
@@ -1235,11 +1258,60 @@ namespace WinsHost.SessionHost
             private readonly string script;
             private readonly List<object> arguments;
             private readonly List<object> input;
+            private readonly Dictionary<string, object> usingValues;
             private readonly int depth;
+            // The session variables that carry `$using:` values for this invocation, removed when it ends.
+            private readonly List<string> usingVariables = new List<string>();
+            private const string UsingVariablePrefix = "__WinsHostUsing";
 
-            public Invocation(Host host, string id, string script, List<object> arguments, List<object> input, int depth)
+            public Invocation(Host host, string id, string script, List<object> arguments, List<object> input, Dictionary<string, object> usingValues, int depth)
             {
-                this.host = host; this.id = id; this.script = script; this.arguments = arguments; this.input = input; this.depth = depth;
+                this.host = host; this.id = id; this.script = script; this.arguments = arguments; this.input = input; this.usingValues = usingValues; this.depth = depth;
+            }
+
+            /// The script with every `$using:name` that has a value replaced by a session variable holding it, as
+            /// text edits at the parser's offsets (right to left); the values never become code. A `$using:` without
+            /// a value is left for PowerShell to refuse.
+            private string BindUsing()
+            {
+                if (usingValues.Count == 0) return script;
+                Token[] tokens;
+                ParseError[] errors;
+                ScriptBlockAst ast = Parser.ParseInput(script, out tokens, out errors);
+                if (errors.Length > 0) return script;
+                var found = new List<Ast>(ast.FindAll(delegate(Ast node) { return node is UsingExpressionAst; }, true));
+                found.Sort(delegate(Ast a, Ast b) { return b.Extent.StartOffset.CompareTo(a.Extent.StartOffset); });
+                var names = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
+                var text = new StringBuilder(script);
+                foreach (Ast node in found)
+                {
+                    var usingAst = (UsingExpressionAst)node;
+                    VariableExpressionAst variable = UsingExpressionAst.ExtractUsingVariable(usingAst);
+                    string name = variable.VariablePath.UserPath;
+                    object value;
+                    if (!usingValues.TryGetValue(name, out value)) continue;
+                    string sessionVariable;
+                    if (!names.TryGetValue(name, out sessionVariable))
+                    {
+                        sessionVariable = UsingVariablePrefix + names.Count.ToString(CultureInfo.InvariantCulture);
+                        names[name] = sessionVariable;
+                        host.session.SessionStateProxy.SetVariable(sessionVariable, value);
+                        usingVariables.Add(sessionVariable);
+                    }
+                    // Only the variable itself: `$using:x.Length` keeps its member access.
+                    text.Remove(variable.Extent.StartOffset, variable.Extent.EndOffset - variable.Extent.StartOffset);
+                    text.Insert(variable.Extent.StartOffset, "$" + sessionVariable);
+                }
+                return text.ToString();
+            }
+
+            private void ForgetUsing()
+            {
+                foreach (string name in usingVariables)
+                {
+                    try { host.session.SessionStateProxy.PSVariable.Remove(name); } catch (Exception) { }
+                }
+                usingVariables.Clear();
             }
 
             private void Emit(string stream, object item)
@@ -1285,7 +1357,7 @@ namespace WinsHost.SessionHost
                 if (host.config.LanguageMode != PSLanguageMode.NoLanguage)
                 {
                     PowerShell ps = PowerShell.Create();
-                    ps.AddScript(script);
+                    ps.AddScript(host.sessionIsRemote ? script : BindUsing());
                     foreach (object argument in arguments) ps.AddArgument(argument);
                     return ps;
                 }
@@ -1297,7 +1369,20 @@ namespace WinsHost.SessionHost
                 // The conversion binds param() from the execution context of the thread's default runspace; the
                 // session is idle now (one invocation at a time), and a remote session has none here, so the host's own.
                 Runspace.DefaultRunspace = host.sessionIsRemote ? host.resolver : host.session;
-                try { return block.GetPowerShell(arguments.ToArray()); }
+                try
+                {
+                    if (usingValues.Count == 0) return block.GetPowerShell(arguments.ToArray());
+                    if (arguments.Count > 0)
+                    {
+                        // PowerShell's converter fails (NullReferenceException) on both at once.
+                        refusal = new ErrorRecord(new NotSupportedException("This NoLanguage session takes values either through $using: or through -ArgumentList, not both in one command."),
+                            "WinsHost.UsingWithArgumentsNotSupported", ErrorCategory.InvalidOperation, null);
+                        return null;
+                    }
+                    // `$using:` values become constant arguments, as remoting does for a NoLanguage (JEA) session.
+                    Dictionary<string, object> ignored;
+                    return block.GetPowerShell(usingValues, out ignored, arguments.ToArray());
+                }
                 catch (ScriptBlockToPowerShellNotSupportedException e)
                 {
                     refusal = new ErrorRecord(new NotSupportedException("This NoLanguage session runs only pipelines of commands with constant arguments: " + e.Message, e),
@@ -1357,7 +1442,11 @@ namespace WinsHost.SessionHost
                             : new ErrorRecord(e, "WinsHost.InvocationFailed", ErrorCategory.NotSpecified, null);
                     }
                 }
-                finally { if (ps != null) ps.Dispose(); }
+                finally
+                {
+                    if (ps != null) ps.Dispose();
+                    ForgetUsing();
+                }
 
                 string error = null;
                 if (state == "Failed" && failure != null)

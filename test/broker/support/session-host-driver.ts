@@ -31,15 +31,31 @@ function escapeXml(text: string): string {
 }
 
 /** CliXml of an array of simple values, as `PSSerializer.Serialize(@(...))` writes it. */
-export function cliXmlArray(values: Array<string | number | boolean | null>): string {
-  const items = values
-    .map((value) => {
-      if (value === null) return '<Nil />';
-      if (typeof value === 'string') return `<S>${escapeXml(value)}</S>`;
-      if (typeof value === 'boolean') return `<B>${value}</B>`;
-      return Number.isInteger(value) ? `<I32>${value}</I32>` : `<Db>${value}</Db>`;
-    })
+type CliXmlPrimitive = string | number | boolean | null;
+
+/** A primitive as a CliXml element, named `name` when it is a member of a dictionary entry. */
+function cliXmlValue(value: CliXmlPrimitive, name?: string): string {
+  const n = name === undefined ? '' : ` N="${name}"`;
+  if (value === null) return `<Nil${n} />`;
+  if (typeof value === 'string') return `<S${n}>${escapeXml(value)}</S>`;
+  if (typeof value === 'boolean') return `<B${n}>${value}</B>`;
+  return Number.isInteger(value) ? `<I32${n}>${value}</I32>` : `<Db${n}>${value}</Db>`;
+}
+
+/** The CliXml of a hashtable of primitives (what `PSSerializer.Serialize(@{...})` gives). */
+export function cliXmlTable(values: Record<string, CliXmlPrimitive>): string {
+  const entries = Object.entries(values)
+    .map(([key, value]) => `<En>${cliXmlValue(key, 'Key')}${cliXmlValue(value, 'Value')}</En>`)
     .join('');
+  return (
+    '<Objs Version="1.1.0.1" xmlns="http://schemas.microsoft.com/powershell/2004/04"><Obj RefId="0">' +
+    '<TN RefId="0"><T>System.Collections.Hashtable</T><T>System.Object</T></TN>' +
+    `<DCT>${entries}</DCT></Obj></Objs>`
+  );
+}
+
+export function cliXmlArray(values: CliXmlPrimitive[]): string {
+  const items = values.map((value) => cliXmlValue(value)).join('');
   return (
     '<Objs Version="1.1.0.1" xmlns="http://schemas.microsoft.com/powershell/2004/04"><Obj RefId="0">' +
     '<TN RefId="0"><T>System.Object[]</T><T>System.Array</T><T>System.Object</T></TN>' +
@@ -146,9 +162,9 @@ export class SessionHostDriver {
   }
 
   /** Sends `invoke` without waiting; returns its id. */
-  startInvoke(script: string, options: { arguments?: string | null; input?: string | null; depth?: number; id?: string } = {}): string {
+  startInvoke(script: string, options: { arguments?: string | null; input?: string | null; using?: string | null; depth?: number; id?: string } = {}): string {
     const id = options.id ?? `i${++this.invocationCounter}`;
-    this.send({ type: 'invoke', id, script, arguments: options.arguments ?? null, input: options.input ?? null, depth: options.depth ?? 1 });
+    this.send({ type: 'invoke', id, script, arguments: options.arguments ?? null, input: options.input ?? null, using: options.using ?? null, depth: options.depth ?? 1 });
     return id;
   }
 
@@ -163,7 +179,7 @@ export class SessionHostDriver {
     }
   }
 
-  async invoke(script: string, options: { arguments?: string | null; input?: string | null; depth?: number; timeoutMs?: number } = {}): Promise<Invocation> {
+  async invoke(script: string, options: { arguments?: string | null; input?: string | null; using?: string | null; depth?: number; timeoutMs?: number } = {}): Promise<Invocation> {
     return this.finish(this.startInvoke(script, options), options.timeoutMs);
   }
 
