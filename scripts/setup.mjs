@@ -217,7 +217,9 @@ export const clientProjectDir = join(repoRoot, 'PSModule', 'WinsHost.Client');
 export const clientAssembly = join(repoRoot, 'PSModule', 'WinsHost', 'bin', 'WinsHost.Client.dll');
 
 function buildClientAssembly() {
-  const sources = listFiles(clientProjectDir, (name) => name.endsWith('.cs') || name.endsWith('.csproj')).filter((file) => !/[\\/](bin|obj)[\\/]/.test(relative(clientProjectDir, file)));
+  const sources = listFiles(clientProjectDir, (name) => name.endsWith('.cs') || name.endsWith('.csproj'))
+    // dotnet's own outputs (obj/ holds generated .cs files) are not sources: hashing them would rebuild twice.
+    .filter((file) => !/^(bin|obj)[\\/]/.test(relative(clientProjectDir, file)));
   buildStep('client', sources, [clientAssembly], () => {
     say('building the module assembly WinsHost.Client (dotnet build)');
     try {

@@ -144,7 +144,7 @@ namespace WinsHost
         /// <summary>Ids increase per connection from 1 (initialize), so a response can only match the request awaited.</summary>
         public long NextId { get; private set; }
 
-        public DateTime ConnectedAt { get; set; }
+        public DateTime ConnectedAt { get; private set; }
 
         // What initialize returned; Connect-HostBroker -PassThru shows them.
         public object ServerInfo { get; set; }

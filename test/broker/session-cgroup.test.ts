@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { ownCgroupDirectory, SESSION_CGROUP_PARENT } from '../../broker/src/platform/linux/cgroups.js';
 import { linuxSessionHosts } from '../../broker/src/platform/linux/sessions.js';
 import { alive, connectPeer, fakePlatform, sleep, startTestBroker, until, type TestBroker } from './support.js';
+import { fullSessionsPolicy } from './support/session-host-driver.js';
 
 const repo = fileURLToPath(new URL('../../', import.meta.url));
 const pwsh = join(repo, '.tools/pwsh/pwsh');
@@ -34,19 +35,6 @@ const groupAndSessionOf = (pid: number) => {
 };
 const processGroupOf = (pid: number) => groupAndSessionOf(pid).pgid;
 
-const policyYaml = (containers = '') => `listeners:
-  - name: main
-    profiles: [full]
-profiles:
-  full:
-    sessions:
-      languageMode: FullLanguage
-      commands: ['*']
-      targets: [host${containers ? ', box' : ''}]
-${containers}sessionHost:
-  executable: ${pwsh}
-  warm: 0
-`;
 
 
 type Caller = Awaited<ReturnType<typeof connectPeer>>;
@@ -95,7 +83,7 @@ describe('session hosts held in a cgroup (cgroup v2)', { skip: realMissing ?? ne
 
   before(async () => {
     execFileSync('ip', ['netns', 'add', netns]);
-    broker = await startTestBroker({ policyYaml: policyYaml(`containers:\n  box: { netns: ${netns} }\n`), platform: { ...fakePlatform(), sessions: linuxSessionHosts() } });
+    broker = await startTestBroker({ policyYaml: fullSessionsPolicy(`containers:\n  box: { netns: ${netns} }\n`), platform: { ...fakePlatform(), sessions: linuxSessionHosts() } });
     caller = await connectPeer(broker.path);
   });
   after(async () => {
@@ -175,7 +163,7 @@ describe('session hosts held by their process group (no cgroup v2)', { skip: rea
   const started: number[] = [];
 
   before(async () => {
-    broker = await startTestBroker({ policyYaml: policyYaml(), platform: { ...fakePlatform(), sessions: linuxSessionHosts({ cgroups: false }) } });
+    broker = await startTestBroker({ policyYaml: fullSessionsPolicy(), platform: { ...fakePlatform(), sessions: linuxSessionHosts({ cgroups: false }) } });
     caller = await connectPeer(broker.path);
   });
   after(async () => {

@@ -351,6 +351,19 @@ describe('session host', { skip }, () => {
       assert.equal((await host.finish(first, 10_000)).done.state, 'Stopped');
     });
 
+    test('arguments, input and $using: values that are not the CliXml they must be are refused with the invocation id', async () => {
+      host.startInvoke('1', { id: 'bad-using', using: 'not xml' });
+      const notXml = await host.next('protocolError');
+      assert.equal(notXml.id, 'bad-using');
+      assert.match(notXml.message, /using is not valid CliXml/);
+      host.startInvoke('1', { id: 'using-array', using: cliXmlArray([1]) });
+      assert.match((await host.next('protocolError')).message, /using must be the CliXml of a hashtable/);
+      host.startInvoke('1', { id: 'bad-arguments', arguments: cliXmlTable({ a: 1 }) });
+      assert.match((await host.next('protocolError')).message, /arguments must be the CliXml of an array/);
+      const still = await host.invoke('1 + 1');
+      assert.match(allCliXml(still), /<I32>2<\/I32>/);
+    });
+
     test('strings keep escapes and surrogate pairs both ways', async () => {
       host.sendRaw('{"type":"invoke","id":"unicode","script":"\'\\u00e9\\ud83d\\ude00\\t\\\"\\\\\\/\'","arguments":null,"input":null,"depth":1}');
       const result = await host.finish('unicode');

@@ -12,6 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { ownCgroupDirectory, SESSION_CGROUP_PARENT } from '../../broker/src/platform/linux/cgroups.js';
 import { linuxSessionHosts, resolveLinuxContainer, SESSION_REGISTRY_FILE } from '../../broker/src/platform/linux/sessions.js';
 import { alive, connectPeer, sleep, until } from './support.js';
+import { fullSessionsPolicy } from './support/session-host-driver.js';
 
 const repo = fileURLToPath(new URL('../../', import.meta.url));
 const pwsh = join(repo, '.tools/pwsh/pwsh');
@@ -361,21 +362,7 @@ describe('a broker SIGKILLed with a session open', { skip: !isLinux ? 'Linux onl
 
   before(() => {
     dir = mkdtempSync(join(tmpdir(), 'winshost-broker-crash-'));
-    writeFileSync(
-      join(dir, 'policy.yaml'),
-      `listeners:
-  - name: main
-    profiles: [full]
-profiles:
-  full:
-    sessions:
-      languageMode: FullLanguage
-      commands: ['*']
-sessionHost:
-  executable: ${pwsh}
-  warm: 0
-`,
-    );
+    writeFileSync(join(dir, 'policy.yaml'), fullSessionsPolicy());
   });
   after(async () => {
     killQuietly(started);

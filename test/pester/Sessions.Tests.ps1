@@ -263,7 +263,7 @@ Describe 'Invoke-HostCommand' {
         $sent.script | Should -Not -Match 'Remove-Item'
     }
 
-    It 'refuses a $using: reference to a variable that is not set, before sending anything' {
+    It 'refuses a $using: reference to a variable that is not set, or to a provider path, before sending anything' {
         Set-Invocation
         $sentBefore = @((Invoke-Rpc -Method 'test/sessionStats').invokes).Count
         $failure = $null
@@ -271,6 +271,12 @@ Describe 'Invoke-HostCommand' {
         $failure.FullyQualifiedErrorId | Should -BeExactly 'WinsHost.UsingVariableNotSet,Invoke-HostCommand'
         $failure.CategoryInfo.Category | Should -Be 'InvalidArgument'
         $failure.Exception.Message | Should -BeLike '*$using:winshostNeverSet*'
+        @((Invoke-Rpc -Method 'test/sessionStats').invokes).Count | Should -Be $sentBefore
+
+        $failure = $null
+        try { Invoke-HostCommand -ScriptBlock { $using:env:PATH } } catch { $failure = $_ }
+        $failure.FullyQualifiedErrorId | Should -BeExactly 'WinsHost.UsingPathNotSupported,Invoke-HostCommand'
+        $failure.Exception.Message | Should -BeLike '*copy it into a variable first*'
         @((Invoke-Rpc -Method 'test/sessionStats').invokes).Count | Should -Be $sentBefore
     }
 

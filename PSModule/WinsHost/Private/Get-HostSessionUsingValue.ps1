@@ -11,8 +11,8 @@ function Get-HostSessionUsingValue {
     asked there, from the caller's current scope outwards.
 
     Returns a hashtable from variable name to value, empty without $using:. A variable that is not set is
-    refused with WinsHost.UsingVariableNotSet, as Invoke-Command refuses it; $using: with a provider path
-    ($using:env:PATH) is not a variable and is refused the same way.
+    refused with WinsHost.UsingVariableNotSet, as Invoke-Command refuses it. A provider path ($using:env:PATH)
+    is not a variable and is refused with WinsHost.UsingPathNotSupported, which says to copy it into one.
     #>
     [CmdletBinding()]
     [OutputType([hashtable])]
@@ -30,9 +30,15 @@ function Get-HostSessionUsingValue {
     $reader = [scriptblock]::Create('$ExecutionContext.SessionState.PSVariable.Get($args[0])')
     $sessionStateProperty.SetValue($reader, $sessionStateProperty.GetValue($ScriptBlock, $null), $null)
     foreach ($reference in $references) {
-        $name = [System.Management.Automation.Language.UsingExpressionAst]::ExtractUsingVariable($reference).VariablePath.UserPath
+        $path = [System.Management.Automation.Language.UsingExpressionAst]::ExtractUsingVariable($reference).VariablePath
+        $name = $path.UserPath
         if ($values.ContainsKey($name)) {
             continue
+        }
+        if ($path.IsDriveQualified -and -not $path.IsVariable) {
+            throw (New-HostBrokerException -ErrorId 'UsingPathNotSupported' -Category InvalidArgument -ExceptionType Argument `
+                    -Message ("`$using:{0} reads a provider path, which cannot be sent to the host session; copy it into a variable first (`$value = `${{{0}}}) and use `$using:value." -f $name) `
+                    -Data @{ Variable = $name })
         }
         $variable = $null
         try {

@@ -99,16 +99,9 @@ function Invoke-HostSessionScript {
     # Shared with the Ctrl+C watcher below, which runs inside the client while it waits.
     $state = @{ CancelSent = $false; Abandoned = $false }
     $request = @{}
-    # Output objects are written by the sink itself; the other streams' records by Write-HostSessionRecord.
-    $otherRecords = {
-        param($RecordCmdlet, [string] $Stream, [string] $CliXml, $RecordPipeline)
-        $record = @{ Cmdlet = $RecordCmdlet; Stream = $Stream; CliXml = $CliXml }
-        if ($RecordPipeline) {
-            $record['OutputPipeline'] = $RecordPipeline
-        }
-        Write-HostSessionRecord @record
-    }
-    $sink = [WinsHost.SessionOutputSink]::new($Cmdlet, $SessionId, $OutputPipeline, $otherRecords)
+    # Output objects are written by the sink itself; the other streams' records by Write-HostSessionRecord,
+    # which it calls with (cmdlet, stream, clixml, output pipeline), the order of that function's parameters.
+    $sink = [WinsHost.SessionOutputSink]::new($Cmdlet, $SessionId, $OutputPipeline, ${function:Write-HostSessionRecord})
 
     $onWait = $null
     if ($WatchControlC) {

@@ -23,7 +23,7 @@ function Invoke-HostCommand {
     serialized as CliXml data and bound in the session to the script block's param() block, to $input and to
     the $using: references. As with Invoke-Command, $using:name is the value the variable has here, where the
     script block was written, when the command starts; a variable that is not set is refused with
-    WinsHost.UsingVariableNotSet. Other variables of this session are not visible in the host session. A
+    WinsHost.UsingVariableNotSet, a provider path ($using:env:PATH) with WinsHost.UsingPathNotSupported. Other variables of this session are not visible in the host session. A
     NoLanguage session takes $using: or -ArgumentList, not both in one command.
 
     Pressing Ctrl+C, or a downstream command that stops the pipeline, stops the command in the host session

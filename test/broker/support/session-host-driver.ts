@@ -11,6 +11,27 @@ export const PWSH_PATH = resolve(repoRoot, '.tools/pwsh/pwsh');
 export const SESSION_HOST_SCRIPT = resolve(repoRoot, 'broker/src/sessions/session-host.ps1');
 export const SESSION_HOST_ARGS = ['-NoLogo', '-NoProfile', '-NonInteractive', '-ExecutionPolicy', 'Bypass', '-File', SESSION_HOST_SCRIPT];
 
+/**
+ * A broker policy with one listener and one profile `full` whose sessions are FullLanguage with every command,
+ * run by the repository's pwsh without warm hosts. `containers` (YAML of a top-level `containers:` block) adds
+ * the target `box`, which that block must define.
+ */
+export function fullSessionsPolicy(containers = ''): string {
+  return `listeners:
+  - name: main
+    profiles: [full]
+profiles:
+  full:
+    sessions:
+      languageMode: FullLanguage
+      commands: ['*']
+      targets: [host${containers ? ', box' : ''}]
+${containers}sessionHost:
+  executable: ${PWSH_PATH}
+  warm: 0
+`;
+}
+
 /** Why live session host tests cannot run here, or null when they can; on CI a missing pwsh is a failure. */
 export function sessionHostUnavailable(): string | null {
   if (existsSync(PWSH_PATH)) return null;
