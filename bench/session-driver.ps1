@@ -52,6 +52,7 @@ $ours = New-HostSession -Name bench
 # bare PowerShell API over named-pipe remoting (output records are left unread here, not deserialized).
 $connection = & (Get-Module WinsHost) { Get-HostRpcConnection }
 $invokeOne = @{ sessionId = [string]$ours.Id; script = '1' }
+$hostInfo = @{}
 $ssh = $null
 if ($SshPort) { $ssh = Open-SshSession }
 
@@ -69,6 +70,8 @@ $targets = [ordered]@{
     }
     winshostApi = @{
         one = { $id = $connection.SendRequest('session/invoke', $invokeOne); $connection.ReceiveResponse($id, 'session/invoke', 10000, $null) }
+        # The broker alone (no session host): what the client and broker hop costs within `one`.
+        info = { $id = $connection.SendRequest('host/info', $hostInfo); $connection.ReceiveResponse($id, 'host/info', 10000, $null) }
     }
     namedPipeCmdlet = @{
         one = { Invoke-Command -Session $pipeSession -ScriptBlock { 1 } }
@@ -99,12 +102,12 @@ if ($ssh) {
 Start-Sleep -Seconds $RefillSeconds
 [Console]::Error.WriteLine('warming up')
 # Warm-up: JIT, format data, the broker's warm session host.
-foreach ($target in $targets.Keys) { foreach ($op in 'one', 'gps') { if ($targets[$target].ContainsKey($op)) { 1..5 | ForEach-Object { $null = & $targets[$target][$op] } } } }
+foreach ($target in $targets.Keys) { foreach ($op in 'one', 'gps', 'info') { if ($targets[$target].ContainsKey($op)) { 1..5 | ForEach-Object { $null = & $targets[$target][$op] } } } }
 
 for ($round = 0; $round -lt $Rounds; $round++) {
     foreach ($target in $targets.Keys) {
         [Console]::Error.WriteLine("round $round $target")
-        foreach ($op in 'one', 'gps') {
+        foreach ($op in 'one', 'gps', 'info') {
             if (-not $targets[$target].ContainsKey($op)) { continue }
             for ($i = 0; $i -lt $Calls; $i++) { Add-Sample "$target.$op" (Measure-Milliseconds $targets[$target][$op]) }
         }

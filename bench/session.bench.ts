@@ -18,8 +18,15 @@ const calls = Number(process.env.BENCH_SESSION_CALLS ?? 20);
 const children: ChildProcess[] = [];
 const work = mkdtempSync(join(tmpdir(), 'winshost-session-bench-'));
 
+/** Children run in process groups of their own: pwsh from a dotnet tool is a launcher whose dotnet child would outlive it and keep this process waiting on its pipes. */
 function cleanUp(): void {
-  for (const child of children) child.kill('SIGTERM');
+  for (const child of children) {
+    try {
+      if (child.pid !== undefined && child.exitCode === null) process.kill(-child.pid, 'SIGTERM');
+    } catch {
+      // Already gone.
+    }
+  }
   rmSync(work, { recursive: true, force: true });
 }
 
@@ -61,13 +68,14 @@ async function startBroker(): Promise<string> {
       "      commands: ['*']",
       '      idleTimeoutSeconds: 0',
       '    limits: { sessions: 64 }',
+      '    host: { read: true }',
       'sessionHost:',
       `  executable: ${pwsh}`,
       '  warm: 1',
       '',
     ].join('\n'),
   );
-  const broker = spawn(process.execPath, [bundle, 'serve', '--policy', policy, '--state-dir', join(work, 'state'), '--audit', join(work, 'audit.log')], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const broker = spawn(process.execPath, [bundle, 'serve', '--policy', policy, '--state-dir', join(work, 'state'), '--audit', join(work, 'audit.log')], { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
   children.push(broker);
   await waitFor(broker, /serving|listening/, 'the broker');
   return socket;
@@ -75,7 +83,7 @@ async function startBroker(): Promise<string> {
 
 async function startNamedPipeServer(): Promise<string> {
   const name = `winshost-bench-${process.pid}`;
-  const server = spawn(pwsh, ['-NoLogo', '-NoProfile', '-CustomPipeName', name, '-Command', "'ready'; Start-Sleep 3600"], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const server = spawn(pwsh, ['-NoLogo', '-NoProfile', '-CustomPipeName', name, '-Command', "'ready'; Start-Sleep 3600"], { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
   children.push(server);
   await waitFor(server, /ready/, 'pwsh -CustomPipeName');
   return name;
@@ -116,7 +124,7 @@ async function startSshd(): Promise<{ port: number; key: string } | { skipped: s
     ].join('\n'),
   );
   spawnSync('mkdir', ['-p', '/run/sshd']);
-  const sshd = spawn('/usr/sbin/sshd', ['-D', '-e', '-f', config], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const sshd = spawn('/usr/sbin/sshd', ['-D', '-e', '-f', config], { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
   children.push(sshd);
   await waitFor(sshd, /Server listening/, 'sshd', 15_000);
   return { port, key };
@@ -124,7 +132,8 @@ async function startSshd(): Promise<{ port: number; key: string } | { skipped: s
 
 function runDriver(args: string[]): Promise<string> {
   return new Promise((resolve, reject) => {
-    const child = spawn(pwsh, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(pwsh, args, { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+    children.push(child);
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
@@ -163,6 +172,10 @@ try {
   console.log(`round trip { 1 }: WinsHost / bare PowerShell API over named-pipe remoting = ${ratio(one, results['namedPipeApi.one'].p50)}`);
   console.log(
     `round trip { 1 }: WinsHost's compiled connection called directly (no cmdlet) / bare PowerShell API = ${ratio(results['winshostApi.one'].p50, results['namedPipeApi.one'].p50)}; / Invoke-Command = ${ratio(results['winshostApi.one'].p50, results['namedPipeCmdlet.one'].p50)}`,
+  );
+  const brokerOnly = results['winshostApi.info'].p50;
+  console.log(
+    `where the compiled { 1 } goes: client and broker (host/info round trip) ${brokerOnly.toFixed(2)} ms, session host hop ${(results['winshostApi.one'].p50 - brokerOnly).toFixed(2)} ms, cmdlet layers ${(one - results['winshostApi.one'].p50).toFixed(2)} ms`,
   );
   console.log(`Get-Process | Select -First 50: WinsHost / Invoke-Command over named pipe = ${ratio(gps, results['namedPipeCmdlet.gps'].p50)}; / API = ${ratio(gps, results['namedPipeApi.gps'].p50)}`);
   if (results['ssh.one']) console.log(`round trip { 1 }: WinsHost / SSH remoting = ${ratio(one, results['ssh.one'].p50)}; open: SSH ${results['ssh.open'].p50.toFixed(0)} ms`);

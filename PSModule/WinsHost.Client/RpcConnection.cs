@@ -22,6 +22,8 @@ namespace WinsHost
         Lost,
         /// <summary>A write failed: the broker never saw a whole message, so it did not act on it.</summary>
         SendFailed,
+        /// <summary>The response did not come before the caller's deadline.</summary>
+        TimedOut,
     }
 
     /// <summary>
@@ -207,6 +209,82 @@ namespace WinsHost
             {
                 if (e is IOException || e is ObjectDisposedException || e is InvalidOperationException || e is UnauthorizedAccessException) throw new RpcTransportException(RpcFailure.SendFailed, e.Message, e);
                 throw;
+            }
+        }
+
+        /// <summary>How long one wait lasts before the caller is looked at again (stopping, deadline, onSlice).</summary>
+        public const int SliceMilliseconds = 100;
+
+        /// <summary>
+        /// Sends a request and waits for its response: the one exchange behind every cmdlet (see Wait). request,
+        /// when given, gets Connection, Id and Method before the send, so that a caller whose wait is abandoned can
+        /// still cancel the request and read its end. A failed send (RpcFailure.SendFailed) closes the connection.
+        /// </summary>
+        public RpcResponse Call(string method, IDictionary parameters, IRpcNotificationSink sink, Cmdlet cmdlet, ScriptBlock onSlice, DateTime deadline, IDictionary request, bool keepOpen)
+        {
+            if (request != null)
+            {
+                request["Connection"] = this;
+                request["Id"] = NextId;
+                request["Method"] = method;
+                request["Answered"] = false;
+            }
+            long id;
+            try { id = SendRequest(method, parameters); }
+            catch (RpcTransportException)
+            {
+                // Part of a frame may have gone out: nothing after it could be trusted to start at a boundary.
+                Close();
+                throw;
+            }
+            return Wait(id, method, sink, cmdlet, onSlice, deadline, request, keepOpen);
+        }
+
+        /// <summary>
+        /// Waits for the response to request id, in slices of SliceMilliseconds. PowerShell stops a command (Ctrl+C,
+        /// a downstream Select-Object -First) only between statements, so after each slice without the response the
+        /// wait looks at cmdlet.Stopping and ends with PipelineStoppedException, ends with RpcFailure.TimedOut past
+        /// deadline (UTC), and otherwise calls onSlice (Enter-HostSession watches the keyboard there).
+        /// Returns the response, which carries the broker's error if it answered with one; request["Answered"]
+        /// becomes true once it was read. A response with neither result nor error is RpcFailure.Protocol.
+        /// If the wait ends without the response, the connection is closed: the rest of that response would
+        /// otherwise be read as the answer to the next request. With keepOpen it stays open unless the stream itself
+        /// failed (any RpcTransportException): the caller then owes the connection the end of that request, by
+        /// cancelling it and waiting again for the same id, or closes it.
+        /// </summary>
+        public RpcResponse Wait(long id, string method, IRpcNotificationSink sink, Cmdlet cmdlet, ScriptBlock onSlice, DateTime deadline, IDictionary request, bool keepOpen)
+        {
+            bool completed = false;
+            bool streamFailed = false;
+            try
+            {
+                RpcResponse response;
+                while ((response = ReceiveResponse(id, method, SliceMilliseconds, sink)) == null)
+                {
+                    if (cmdlet != null && cmdlet.Stopping) throw new PipelineStoppedException();
+                    if (DateTime.UtcNow > deadline)
+                    {
+                        string within = "no response within " + TimeoutSec.ToString(CultureInfo.InvariantCulture) + " seconds";
+                        throw new RpcTransportException(RpcFailure.TimedOut, within, new TimeoutException("No response to '" + method + "' before the deadline."));
+                    }
+                    if (onSlice != null) onSlice.Invoke();
+                }
+                if (request != null) request["Answered"] = true;
+                if (response.Error == null && !response.HasResult)
+                {
+                    throw new RpcTransportException(RpcFailure.Protocol, "answered '" + method + "' with neither a result nor an error");
+                }
+                completed = true;
+                return response;
+            }
+            catch (RpcTransportException)
+            {
+                streamFailed = true;
+                throw;
+            }
+            finally
+            {
+                if (!completed && (!keepOpen || streamFailed)) Close();
             }
         }
 

@@ -156,7 +156,7 @@ BeforeAll {
         $calls = $Ast.FindAll({
                 param($node)
                 $node -is [System.Management.Automation.Language.CommandAst] -and
-                @('Invoke-HostRpc', 'Send-HostRpcRequest') -contains $node.GetCommandName()
+                $node.GetCommandName() -eq 'Invoke-HostRpc'
             }, $true)
         foreach ($call in $calls) {
             $elements = $call.CommandElements

@@ -11,6 +11,7 @@ function ConvertFrom-HostRpcTransportException {
       - Framing: the bytes broke the framing rules (ProtocolError); nothing after them can be trusted.
       - Protocol: well framed, but not the answer awaited (ProtocolError).
       - Lost: the stream ended or failed while waiting (ConnectionError).
+      - TimedOut: no response before the caller's deadline (ConnectionError, a TimeoutException inside).
       - SendFailed: a write failed (ConnectionError marked SendFailed: the broker did not get the whole
         request, so Invoke-HostRpc may send it once more on a new connection).
     #>
@@ -36,6 +37,9 @@ function ConvertFrom-HostRpcTransportException {
                 $inner = $Failure
             }
             return New-HostBrokerConnectionException -Endpoint $Connection.Endpoint -Activity "Cannot send '$Method' to the WinsHost broker" -Reason $Failure.Reason -InnerException $inner -SendFailed
+        }
+        'TimedOut' {
+            return New-HostBrokerConnectionException -Endpoint $Connection.Endpoint -Activity "The WinsHost broker did not answer '$Method'" -Reason $Failure.Reason -InnerException $inner
         }
         'Lost' {
             $lost = @{

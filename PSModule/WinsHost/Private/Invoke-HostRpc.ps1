@@ -5,16 +5,25 @@ function Invoke-HostRpc {
 
     .DESCRIPTION
     Uses (and opens when needed) this runspace's connection; see Get-HostRpcConnection for which pipe.
+    -Connection uses that connection instead (Open-HostRpcConnection's initialize), without the retry below.
 
     A request whose send fails - the broker restarted, or the pipe broke since the last call - is sent once
     more on a fresh connection. Only the send is retried: once a request went out, the broker may have acted
     on it (started a process, changed a rule), so losing the response is reported, never replayed.
 
+    The exchange itself is compiled (WinsHost.RpcConnection.Call): it waits in slices of 100 ms, ends when
+    this command is stopped (Ctrl+C, a downstream Select-Object -First), calls -OnWait after each empty slice
+    (Enter-HostSession watches the keyboard there) and gives up at -Deadline (UTC). A wait that ends without
+    the response closes the connection, since the rest of that response would be read as the answer to the
+    next request; with -KeepOpen it stays open unless the stream itself failed, and the caller owes it the end
+    of that request (Stop-HostRpcRequest). -Request, a hashtable, receives the Connection, Id and Method of the
+    request before it is sent, and Answered = $true once its response was read.
+
     Errors are thrown as exceptions tagged for New-HostBrokerErrorRecord: ConnectionError, ProtocolError, or
     the JSON-RPC error's name (PolicyDenied, NotFound, ...). Notifications that arrive before the response go
-    to -OnNotification (or -NotificationSink); see Receive-HostRpcResponse, which also explains -OnWait and
-    -KeepOpen. -Request, a hashtable, receives the Connection and Id of the request once it is sent (and
-    Answered once answered), so that a caller can cancel a request whose wait it abandoned (Stop-HostRpcRequest).
+    to -NotificationSink, a compiled WinsHost.IRpcNotificationSink (sessions: WinsHost.SessionOutputSink), or to
+    -OnNotification, called as  & $OnNotification <method> <params>  with its output discarded: a callback
+    that writes to a cmdlet's pipeline captures that cmdlet's $PSCmdlet and calls WriteObject.
     #>
     [CmdletBinding()]
     [OutputType([psobject])]
@@ -33,6 +42,10 @@ function Invoke-HostRpc {
         [AllowEmptyString()]
         [string] $Pipe,
 
+        [WinsHost.RpcConnection] $Connection,
+
+        [datetime] $Deadline = [datetime]::MaxValue,
+
         [scriptblock] $OnWait,
 
         [switch] $KeepOpen,
@@ -40,52 +53,36 @@ function Invoke-HostRpc {
         [System.Collections.IDictionary] $Request
     )
 
-    $connection = Get-HostRpcConnection -Pipe $Pipe
-    # Filled before the send (with the id it will take), so that a stop between the send and the wait still
-    # leaves the caller what it needs to cancel.
-    $remember = {
-        if ($null -ne $Request) {
-            $Request['Connection'] = $connection
-            $Request['Id'] = [long]$connection.NextId
-            $Request['Method'] = $Method
-            $Request['Answered'] = $false
+    $sink = $NotificationSink
+    if ($null -eq $sink -and $OnNotification) {
+        $sink = [WinsHost.ScriptBlockNotificationSink]::new($OnNotification)
+    }
+    $current = $Connection
+    if ($null -eq $current) {
+        $current = Get-HostRpcConnection -Pipe $Pipe
+    }
+    $response = $null
+    $resent = $false
+    while ($null -eq $response) {
+        try {
+            $response = $current.Call($Method, $Params, $sink, $PSCmdlet, $OnWait, $Deadline, $Request, $KeepOpen.IsPresent)
+        }
+        catch {
+            $failure = Get-HostBrokerInnerException -Exception $_.Exception
+            if ($failure -isnot [WinsHost.RpcTransportException]) {
+                # What a sink or -OnWait threw, without the MethodInvocationException of the compiled call.
+                throw $failure
+            }
+            if ($failure.Failure -ne [WinsHost.RpcFailure]::SendFailed -or $resent -or $null -ne $Connection) {
+                throw (ConvertFrom-HostRpcTransportException -Failure $failure -Connection $current -Method $Method)
+            }
+            Write-Verbose ("WinsHost: sending '{0}' to {1} failed ({2}); reconnecting once." -f $Method, $current.Endpoint.Pipe, $failure.Message)
+            $resent = $true
+            $current = Get-HostRpcConnection
         }
     }
-    . $remember
-    try {
-        $id = Send-HostRpcRequest -Connection $connection -Method $Method -Params $Params
+    if ($null -ne $response.Error) {
+        throw (New-HostRpcErrorException -Method $Method -RpcError $response.Error -Pipe $current.Endpoint.Pipe)
     }
-    catch {
-        $failure = Get-HostBrokerInnerException -Exception $_.Exception
-        if (-not $failure.Data.Contains('WinsHost.SendFailed')) {
-            throw
-        }
-        Write-Verbose ("WinsHost: sending '{0}' to {1} failed ({2}); reconnecting once." -f $Method, $connection.Endpoint.Pipe, $failure.Message)
-        Close-HostRpcConnection -Connection $connection
-        # Without -Pipe this reopens the connection just closed: same endpoint, same timeout.
-        $connection = Get-HostRpcConnection
-        . $remember
-        $id = Send-HostRpcRequest -Connection $connection -Method $Method -Params $Params
-    }
-
-    $receive = @{
-        Connection = $connection
-        Id         = $id
-        Method     = $Method
-        KeepOpen   = $KeepOpen
-    }
-    if ($OnNotification) {
-        $receive['OnNotification'] = $OnNotification
-    }
-    if ($null -ne $NotificationSink) {
-        $receive['NotificationSink'] = $NotificationSink
-    }
-    if ($OnWait) {
-        $receive['OnWait'] = $OnWait
-    }
-    if ($null -ne $Request) {
-        $receive['Request'] = $Request
-    }
-    $result = Receive-HostRpcResponse @receive
-    , $result
+    , $response.Result
 }

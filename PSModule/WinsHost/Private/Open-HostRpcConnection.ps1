@@ -115,10 +115,9 @@ function Open-HostRpcConnection {
     }
 
     try {
-        $id = Send-HostRpcRequest -Connection $connection -Method 'initialize' -Params $params
         # Something else listening on the path (or a wedged broker) must not hang the first cmdlet forever.
         $deadline = [datetime]::UtcNow.AddSeconds($TimeoutSec)
-        $result = Receive-HostRpcResponse -Connection $connection -Id $id -Method 'initialize' -Deadline $deadline
+        $result = Invoke-HostRpc -Connection $connection -Method 'initialize' -Params $params -Deadline $deadline
     }
     catch {
         Close-HostRpcConnection -Connection $connection

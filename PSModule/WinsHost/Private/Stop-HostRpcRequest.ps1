@@ -40,14 +40,13 @@ function Stop-HostRpcRequest {
         }
         Write-HostRpcMessage -Connection $connection -Message $cancel
         $deadline = [datetime]::UtcNow.AddSeconds($WaitSeconds)
-        $null = Receive-HostRpcResponse -Connection $connection -Id $id -Method $method -Deadline $deadline -Request $Request
+        # Any answer ends the request; RequestCancelled (-32800) is the usual one. No cmdlet to watch for
+        # stopping: this runs in finally blocks while the pipeline is being stopped.
+        $null = $connection.Wait($id, $method, $null, $null, $null, $deadline, $Request, $false)
     }
     catch {
-        # RequestCancelled (-32800) is the normal answer to a cancelled request.
         $failure = Get-HostBrokerInnerException -Exception $_.Exception
-        if (-not ($failure.Data.Contains('WinsHost.ErrorId') -and [string]$failure.Data['WinsHost.ErrorId'] -eq 'RequestCancelled')) {
-            Write-Verbose ("WinsHost: cancelling '{0}' (request {1}) did not end cleanly: {2}" -f $method, $id, $failure.Message)
-        }
+        Write-Verbose ("WinsHost: cancelling '{0}' (request {1}) did not end cleanly: {2}" -f $method, $id, $failure.Message)
     }
     if (-not $Request['Answered'] -and $connection.IsOpen) {
         Close-HostRpcConnection -Connection $connection
