@@ -56,6 +56,8 @@ $hostInfo = @{}
 $ssh = $null
 if ($SshPort) { $ssh = Open-SshSession }
 
+# What each target may measure; a target measures those it defines.
+$operations = 'one', 'gps', 'info'
 $samples = [ordered]@{}
 function Add-Sample([string]$Name, [double]$Value) {
     if (-not $samples.Contains($Name)) { $samples[$Name] = [System.Collections.Generic.List[double]]::new() }
@@ -102,12 +104,12 @@ if ($ssh) {
 Start-Sleep -Seconds $RefillSeconds
 [Console]::Error.WriteLine('warming up')
 # Warm-up: JIT, format data, the broker's warm session host.
-foreach ($target in $targets.Keys) { foreach ($op in 'one', 'gps', 'info') { if ($targets[$target].ContainsKey($op)) { 1..5 | ForEach-Object { $null = & $targets[$target][$op] } } } }
+foreach ($target in $targets.Keys) { foreach ($op in $operations) { if ($targets[$target].ContainsKey($op)) { 1..5 | ForEach-Object { $null = & $targets[$target][$op] } } } }
 
 for ($round = 0; $round -lt $Rounds; $round++) {
     foreach ($target in $targets.Keys) {
         [Console]::Error.WriteLine("round $round $target")
-        foreach ($op in 'one', 'gps', 'info') {
+        foreach ($op in $operations) {
             if (-not $targets[$target].ContainsKey($op)) { continue }
             for ($i = 0; $i -lt $Calls; $i++) { Add-Sample "$target.$op" (Measure-Milliseconds $targets[$target][$op]) }
         }

@@ -18,13 +18,16 @@ const calls = Number(process.env.BENCH_SESSION_CALLS ?? 20);
 const children: ChildProcess[] = [];
 const work = mkdtempSync(join(tmpdir(), 'winshost-session-bench-'));
 
-/** Children run in process groups of their own: pwsh from a dotnet tool is a launcher whose dotnet child would outlive it and keep this process waiting on its pipes. */
+/**
+ * Children run in process groups of their own, ended whole: pwsh from a dotnet tool is a launcher whose dotnet
+ * child outlives it (even after the launcher exited) and would keep this process waiting on its pipes.
+ */
 function cleanUp(): void {
   for (const child of children) {
     try {
-      if (child.pid !== undefined && child.exitCode === null) process.kill(-child.pid, 'SIGTERM');
+      if (child.pid !== undefined) process.kill(-child.pid, 'SIGTERM');
     } catch {
-      // Already gone.
+      // The whole group is gone already.
     }
   }
   rmSync(work, { recursive: true, force: true });

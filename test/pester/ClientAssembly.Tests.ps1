@@ -130,7 +130,7 @@ Describe 'WinsHost.RpcJson' {
     }
 }
 
-Describe 'WinsHost.RpcConnection reading <Mode>' -ForEach @(
+Describe 'WinsHost.RpcConnection over <Mode>' -ForEach @(
     @{ Mode = 'a socket (Poll, then a synchronous read)'; AsStream = $false }
     @{ Mode = 'a stream (asynchronous reads, as a Windows pipe)'; AsStream = $true }
 ) {
@@ -228,101 +228,91 @@ Describe 'WinsHost.RpcConnection reading <Mode>' -ForEach @(
         $broker.Poll(200000, [System.Net.Sockets.SelectMode]::SelectRead) | Should -BeTrue
         $broker.Receive([byte[]]::new(16)) | Should -Be 0
     }
-}
 
-Describe 'WinsHost.RpcConnection.Call and Wait' {
-    BeforeEach {
-        $pair = New-SocketPair
-        $connection = $pair.Connection
-        $broker = $pair.Broker
-    }
-    AfterEach {
-        $connection.Close()
-        $broker.Dispose()
-    }
-
-    It 'sends the request, fills the request table before the send, marks it answered and returns the response' {
-        $request = @{}
-        Send-Raw $broker (Get-Frame '{"jsonrpc":"2.0","id":1,"result":{"ok":true}}')
-        $response = $connection.Call('host/info', @{}, $null, $null, $null, [datetime]::MaxValue, $request, $false)
-        $response.Result.ok | Should -BeTrue
-        $request['Connection'] | Should -Be $connection
-        $request['Id'] | Should -Be 1
-        $request['Method'] | Should -Be 'host/info'
-        $request['Answered'] | Should -BeTrue
-        Receive-Raw $broker | Should -Match '"id":1,"method":"host/info"'
-    }
-
-    It 'returns an error response as a response, and keeps the connection' {
-        Send-Raw $broker (Get-Frame '{"jsonrpc":"2.0","id":1,"error":{"code":-32001,"message":"no"}}')
-        $response = $connection.Call('x', $null, $null, $null, $null, [datetime]::MaxValue, $null, $false)
-        $response.Error.code | Should -Be -32001
-        $connection.IsOpen | Should -BeTrue
-    }
-
-    It 'refuses a response with neither result nor error as Protocol and closes the connection' {
-        Send-Raw $broker (Get-Frame '{"jsonrpc":"2.0","id":1}')
-        $caught = Get-ThrownBy { $connection.Call('y', $null, $null, $null, $null, [datetime]::MaxValue, $null, $true) }
-        [string]$caught.Failure | Should -Be 'Protocol'
-        $caught.Reason | Should -BeExactly "answered 'y' with neither a result nor an error"
-        $connection.IsOpen | Should -BeFalse
-    }
-
-    It 'gives up at the deadline as TimedOut and closes the connection, even when asked to keep it' {
-        $caught = Get-ThrownBy { $connection.Call('slow', $null, $null, $null, $null, [datetime]::UtcNow.AddMilliseconds(150), $null, $true) }
-        [string]$caught.Failure | Should -Be 'TimedOut'
-        $caught.InnerException | Should -BeOfType [System.TimeoutException]
-        $caught.Reason | Should -BeExactly 'no response within 5 seconds'
-        $connection.IsOpen | Should -BeFalse
-    }
-
-    It 'calls onSlice after each slice without the response; what it throws ends the wait, and -keepOpen keeps the connection' {
-        $slices = [System.Collections.Generic.List[int]]::new()
-        $onSlice = { $slices.Add(1); if ($slices.Count -ge 2) { throw 'enough' } }.GetNewClosure()
-        $request = @{}
-        $caught = Get-ThrownBy { $connection.Call('slow', $null, $null, $null, $onSlice, [datetime]::MaxValue, $request, $true) }
-        $caught.Message | Should -Match 'enough'
-        $slices.Count | Should -Be 2
-        $request['Answered'] | Should -BeFalse
-        $connection.IsOpen | Should -BeTrue
-        # The caller owes the connection the end of that request, and can still read it.
-        Send-Raw $broker (Get-Frame '{"jsonrpc":"2.0","id":1,"result":7}')
-        $connection.Wait(1, 'slow', $null, $null, $null, [datetime]::MaxValue, $request, $false).Result | Should -Be 7
-        $request['Answered'] | Should -BeTrue
-    }
-
-    It 'closes the connection when the send fails' {
-        $pair.Client.Shutdown('Send')
-        $caught = Get-ThrownBy { $connection.Call('x', $null, $null, $null, $null, [datetime]::MaxValue, $null, $true) }
-        [string]$caught.Failure | Should -Be 'SendFailed'
-        $connection.IsOpen | Should -BeFalse
-    }
-
-    It 'ends when the calling command is stopped, closing the connection unless asked to keep it (keep: <KeepOpen>)' -ForEach @(
-        @{ KeepOpen = $false }
-        @{ KeepOpen = $true }
-    ) {
-        $shell = [powershell]::Create()
-        try {
-            $null = $shell.AddScript({
-                    param($Connection, $KeepOpen)
-                    function Test-Wait {
-                        [CmdletBinding()]
-                        param()
-                        # A wait that ignored the stop would end here as TimedOut, which closes the connection.
-                        $Connection.Call('slow', $null, $null, $PSCmdlet, $null, [datetime]::UtcNow.AddSeconds(20), $null, $KeepOpen)
-                    }
-                    Test-Wait
-                }).AddArgument($connection).AddArgument($KeepOpen)
-            $running = $shell.BeginInvoke()
-            $null = Receive-Raw $broker
-            $shell.Stop()
-            $shell.InvocationStateInfo.State | Should -Be 'Stopped'
-            $running.IsCompleted | Should -BeTrue
+    Context 'Call and Wait' {
+        It 'sends the request, fills the request table before the send, marks it answered and returns the response' {
+            $request = @{}
+            Send-Raw $broker (Get-Frame '{"jsonrpc":"2.0","id":1,"result":{"ok":true}}')
+            $response = $connection.Call('host/info', @{}, $null, $null, $null, [datetime]::MaxValue, $request, $false)
+            $response.Result.ok | Should -BeTrue
+            $request['Connection'] | Should -Be $connection
+            $request['Id'] | Should -Be 1
+            $request['Method'] | Should -Be 'host/info'
+            $request['Answered'] | Should -BeTrue
+            Receive-Raw $broker | Should -Match '"id":1,"method":"host/info"'
         }
-        finally {
-            $shell.Dispose()
+
+        It 'returns an error response as a response, and keeps the connection' {
+            Send-Raw $broker (Get-Frame '{"jsonrpc":"2.0","id":1,"error":{"code":-32001,"message":"no"}}')
+            $response = $connection.Call('x', $null, $null, $null, $null, [datetime]::MaxValue, $null, $false)
+            $response.Error.code | Should -Be -32001
+            $connection.IsOpen | Should -BeTrue
         }
-        $connection.IsOpen | Should -Be $KeepOpen
+
+        It 'refuses a response with neither result nor error as Protocol and closes the connection' {
+            Send-Raw $broker (Get-Frame '{"jsonrpc":"2.0","id":1}')
+            $caught = Get-ThrownBy { $connection.Call('y', $null, $null, $null, $null, [datetime]::MaxValue, $null, $true) }
+            [string]$caught.Failure | Should -Be 'Protocol'
+            $caught.Reason | Should -BeExactly "answered 'y' with neither a result nor an error"
+            $connection.IsOpen | Should -BeFalse
+        }
+
+        It 'gives up at the deadline as TimedOut and closes the connection, even when asked to keep it' {
+            $caught = Get-ThrownBy { $connection.Call('slow', $null, $null, $null, $null, [datetime]::UtcNow.AddMilliseconds(150), $null, $true) }
+            [string]$caught.Failure | Should -Be 'TimedOut'
+            $caught.InnerException | Should -BeOfType [System.TimeoutException]
+            $caught.Reason | Should -BeExactly 'no response within 5 seconds'
+            $connection.IsOpen | Should -BeFalse
+        }
+
+        It 'calls onSlice after each slice without the response; what it throws ends the wait, and -keepOpen keeps the connection' {
+            $slices = [System.Collections.Generic.List[int]]::new()
+            $onSlice = { $slices.Add(1); if ($slices.Count -ge 2) { throw 'enough' } }.GetNewClosure()
+            $request = @{}
+            $caught = Get-ThrownBy { $connection.Call('slow', $null, $null, $null, $onSlice, [datetime]::MaxValue, $request, $true) }
+            $caught.Message | Should -Match 'enough'
+            $slices.Count | Should -Be 2
+            $request['Answered'] | Should -BeFalse
+            $connection.IsOpen | Should -BeTrue
+            # The caller owes the connection the end of that request, and can still read it.
+            Send-Raw $broker (Get-Frame '{"jsonrpc":"2.0","id":1,"result":7}')
+            $connection.Wait(1, 'slow', $null, $null, $null, [datetime]::MaxValue, $request, $false).Result | Should -Be 7
+            $request['Answered'] | Should -BeTrue
+        }
+
+        It 'closes the connection when the send fails' {
+            $pair.Client.Shutdown('Send')
+            $caught = Get-ThrownBy { $connection.Call('x', $null, $null, $null, $null, [datetime]::MaxValue, $null, $true) }
+            [string]$caught.Failure | Should -Be 'SendFailed'
+            $connection.IsOpen | Should -BeFalse
+        }
+
+        It 'ends when the calling command is stopped, closing the connection unless asked to keep it (keep: <KeepOpen>)' -ForEach @(
+            @{ KeepOpen = $false }
+            @{ KeepOpen = $true }
+        ) {
+            $shell = [powershell]::Create()
+            try {
+                $null = $shell.AddScript({
+                        param($Connection, $KeepOpen)
+                        function Test-Wait {
+                            [CmdletBinding()]
+                            param()
+                            # A wait that ignored the stop would end here as TimedOut, which closes the connection.
+                            $Connection.Call('slow', $null, $null, $PSCmdlet, $null, [datetime]::UtcNow.AddSeconds(20), $null, $KeepOpen)
+                        }
+                        Test-Wait
+                    }).AddArgument($connection).AddArgument($KeepOpen)
+                $running = $shell.BeginInvoke()
+                $null = Receive-Raw $broker
+                $shell.Stop()
+                $shell.InvocationStateInfo.State | Should -Be 'Stopped'
+                $running.IsCompleted | Should -BeTrue
+            }
+            finally {
+                $shell.Dispose()
+            }
+            $connection.IsOpen | Should -Be $KeepOpen
+        }
     }
 }

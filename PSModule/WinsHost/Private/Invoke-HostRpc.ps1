@@ -78,6 +78,7 @@ function Invoke-HostRpc {
             }
             Write-Verbose ("WinsHost: sending '{0}' to {1} failed ({2}); reconnecting once." -f $Method, $current.Endpoint.Pipe, $failure.Message)
             $resent = $true
+            # The failed send closed the connection; without -Pipe this reopens it: same endpoint, same timeout.
             $current = Get-HostRpcConnection
         }
     }
