@@ -22,15 +22,30 @@ const work = mkdtempSync(join(tmpdir(), 'winshost-session-bench-'));
  * Children run in process groups of their own, ended whole: pwsh from a dotnet tool is a launcher whose dotnet
  * child outlives it (even after the launcher exited) and would keep this process waiting on its pipes.
  */
-function cleanUp(): void {
-  for (const child of children) {
-    try {
-      if (child.pid !== undefined) process.kill(-child.pid, 'SIGTERM');
-    } catch {
-      // The whole group is gone already.
-    }
-  }
+async function cleanUp(): Promise<void> {
+  const ended = children.map(
+    (child) =>
+      new Promise<void>((resolve) => {
+        if (child.exitCode !== null || child.signalCode !== null) return resolve();
+        const kill = setTimeout(() => signalGroup(child, 'SIGKILL'), 5_000);
+        child.once('exit', () => {
+          clearTimeout(kill);
+          resolve();
+        });
+      }),
+  );
+  for (const child of children) signalGroup(child, 'SIGTERM');
+  // The broker writes its state until it has exited: removing the directory earlier races with that.
+  await Promise.all(ended);
   rmSync(work, { recursive: true, force: true });
+}
+
+function signalGroup(child: ChildProcess, signal: NodeJS.Signals): void {
+  try {
+    if (child.pid !== undefined) process.kill(-child.pid, signal);
+  } catch {
+    // The whole group is gone already.
+  }
 }
 
 function waitFor(child: ChildProcess, pattern: RegExp, what: string, timeoutMs = 60_000): Promise<void> {
@@ -185,5 +200,5 @@ try {
   console.log(`session open on a warm host: WinsHost ${results['winshost.open'].p50.toFixed(0)} ms (target < 300), named-pipe runspace ${results['namedPipeApi.open'].p50.toFixed(0)} ms`);
   console.log(`session open with no warm host left (PowerShell start-up + Add-Type): ${results['winshost.coldOpen'].p50.toFixed(0)} ms`);
 } finally {
-  cleanUp();
+  await cleanUp();
 }

@@ -42,6 +42,12 @@ namespace WinsHost
         public RpcFailure Failure { get; private set; }
 
         public string Reason { get; private set; }
+
+        /// <summary>The connection that failed (its endpoint names the pipe in the module's message); set by Call and Wait.</summary>
+        public RpcConnection Connection { get; internal set; }
+
+        /// <summary>The method whose request failed; set by Call and Wait.</summary>
+        public string Method { get; internal set; }
     }
 
     /// <summary>A response to the request that was waited for: its result, or its error object.</summary>
@@ -60,6 +66,9 @@ namespace WinsHost
 
         /// <summary>The JSON-RPC error object (code, message, data), or null.</summary>
         public object Error { get; private set; }
+
+        /// <summary>The connection that answered (after a resend, not the one first tried).</summary>
+        public RpcConnection Connection { get; internal set; }
     }
 
     /// <summary>Receives the notifications that arrive while a response is awaited.</summary>
@@ -222,6 +231,11 @@ namespace WinsHost
         /// </summary>
         public RpcResponse Call(string method, IDictionary parameters, IRpcNotificationSink sink, Cmdlet cmdlet, ScriptBlock onSlice, DateTime deadline, IDictionary request, bool keepOpen)
         {
+            return Call(method, parameters, sink, cmdlet, SliceCallback(onSlice), deadline, request, keepOpen);
+        }
+
+        internal RpcResponse Call(string method, IDictionary parameters, IRpcNotificationSink sink, Cmdlet cmdlet, Action onSlice, DateTime deadline, IDictionary request, bool keepOpen)
+        {
             if (request != null)
             {
                 request["Connection"] = this;
@@ -231,10 +245,12 @@ namespace WinsHost
             }
             long id;
             try { id = SendRequest(method, parameters); }
-            catch (RpcTransportException)
+            catch (RpcTransportException e)
             {
                 // Part of a frame may have gone out: nothing after it could be trusted to start at a boundary.
                 Close();
+                e.Connection = this;
+                e.Method = method;
                 throw;
             }
             return Wait(id, method, sink, cmdlet, onSlice, deadline, request, keepOpen);
@@ -254,6 +270,11 @@ namespace WinsHost
         /// </summary>
         public RpcResponse Wait(long id, string method, IRpcNotificationSink sink, Cmdlet cmdlet, ScriptBlock onSlice, DateTime deadline, IDictionary request, bool keepOpen)
         {
+            return Wait(id, method, sink, cmdlet, SliceCallback(onSlice), deadline, request, keepOpen);
+        }
+
+        internal RpcResponse Wait(long id, string method, IRpcNotificationSink sink, Cmdlet cmdlet, Action onSlice, DateTime deadline, IDictionary request, bool keepOpen)
+        {
             bool completed = false;
             bool streamFailed = false;
             try
@@ -267,7 +288,7 @@ namespace WinsHost
                         string within = "no response within " + TimeoutSec.ToString(CultureInfo.InvariantCulture) + " seconds";
                         throw new RpcTransportException(RpcFailure.TimedOut, within, new TimeoutException("No response to '" + method + "' before the deadline."));
                     }
-                    if (onSlice != null) onSlice.Invoke();
+                    if (onSlice != null) onSlice();
                 }
                 if (request != null) request["Answered"] = true;
                 if (response.Error == null && !response.HasResult)
@@ -275,17 +296,72 @@ namespace WinsHost
                     throw new RpcTransportException(RpcFailure.Protocol, "answered '" + method + "' with neither a result nor an error");
                 }
                 completed = true;
+                response.Connection = this;
                 return response;
             }
-            catch (RpcTransportException)
+            catch (RpcTransportException e)
             {
                 streamFailed = true;
+                e.Connection = this;
+                e.Method = method;
                 throw;
             }
             finally
             {
                 if (!completed && (!keepOpen || streamFailed)) Close();
             }
+        }
+
+        /// <summary>
+        /// Cancels a request whose wait was abandoned and reads its end, so that the connection stays in step.
+        /// request is the dictionary Call filled. '$/cancelRequest' (vscode-jsonrpc's cancellation, which the broker
+        /// honours for session/invoke by stopping the pipeline) is sent for its id and the response is read -
+        /// notifications before it are dropped - until deadline (UTC). A response that does not come in time, or a
+        /// broken stream, closes the connection: the next request then opens a fresh one. Runs while a pipeline
+        /// is being stopped, so it never throws and watches no cmdlet. Returns true when the connection is still
+        /// open and in step.
+        /// </summary>
+        public bool CancelRequest(IDictionary request, DateTime deadline)
+        {
+            if (request == null || !request.Contains("Connection") || IsTrue(request["Answered"])) return true;
+            if (!IsOpen) return false;
+            long id = Convert.ToInt64(request["Id"], CultureInfo.InvariantCulture);
+            string method = Convert.ToString(request["Method"], CultureInfo.InvariantCulture);
+            try
+            {
+                SendCancel(id);
+                // Any answer ends the request; RequestCancelled (-32800) is the usual one.
+                Wait(id, method, null, null, (Action)null, deadline, request, false);
+            }
+            catch (Exception)
+            {
+                // Whatever went wrong, the test below decides: a request that did not end closes the connection.
+            }
+            if (!IsTrue(request["Answered"]) && IsOpen) Close();
+            return IsOpen;
+        }
+
+        /// <summary>Sends '$/cancelRequest' for request id; the response to that request still follows.</summary>
+        public void SendCancel(long id)
+        {
+            var cancel = new OrderedDictionary();
+            cancel["jsonrpc"] = "2.0";
+            cancel["method"] = "$/cancelRequest";
+            var parameters = new Hashtable();
+            parameters["id"] = id;
+            cancel["params"] = parameters;
+            WriteMessage(cancel);
+        }
+
+        private static bool IsTrue(object value)
+        {
+            return value is bool && (bool)value;
+        }
+
+        private static Action SliceCallback(ScriptBlock onSlice)
+        {
+            if (onSlice == null) return null;
+            return delegate { onSlice.Invoke(); };
         }
 
         /// <summary>

@@ -63,7 +63,7 @@ namespace WinsHost
             otherRecords.Invoke(cmdlet, stream, clixml, outputPipeline);
         }
 
-        private static string Text(PSObject record, string name)
+        internal static string Text(PSObject record, string name)
         {
             PSPropertyInfo property = record.Properties[name];
             if (property == null || property.Value == null) return string.Empty;

@@ -239,6 +239,7 @@ Describe 'WinsHost.RpcConnection over <Mode>' -ForEach @(
             $request['Id'] | Should -Be 1
             $request['Method'] | Should -Be 'host/info'
             $request['Answered'] | Should -BeTrue
+            $response.Connection | Should -Be $connection
             Receive-Raw $broker | Should -Match '"id":1,"method":"host/info"'
         }
 
@@ -254,6 +255,9 @@ Describe 'WinsHost.RpcConnection over <Mode>' -ForEach @(
             $caught = Get-ThrownBy { $connection.Call('y', $null, $null, $null, $null, [datetime]::MaxValue, $null, $true) }
             [string]$caught.Failure | Should -Be 'Protocol'
             $caught.Reason | Should -BeExactly "answered 'y' with neither a result nor an error"
+            # The module's message names the pipe and the method from these.
+            $caught.Connection | Should -Be $connection
+            $caught.Method | Should -BeExactly 'y'
             $connection.IsOpen | Should -BeFalse
         }
 
@@ -284,6 +288,8 @@ Describe 'WinsHost.RpcConnection over <Mode>' -ForEach @(
             $pair.Client.Shutdown('Send')
             $caught = Get-ThrownBy { $connection.Call('x', $null, $null, $null, $null, [datetime]::MaxValue, $null, $true) }
             [string]$caught.Failure | Should -Be 'SendFailed'
+            $caught.Connection | Should -Be $connection
+            $caught.Method | Should -BeExactly 'x'
             $connection.IsOpen | Should -BeFalse
         }
 
@@ -313,6 +319,78 @@ Describe 'WinsHost.RpcConnection over <Mode>' -ForEach @(
                 $shell.Dispose()
             }
             $connection.IsOpen | Should -Be $KeepOpen
+        }
+    }
+
+    Context 'RpcExchange and CancelRequest' {
+        BeforeEach {
+            $other = New-SocketPair -AsStream:$AsStream
+            $reopened = [System.Collections.Generic.List[object]]::new()
+            $reopen = { $reopened.Add(1); $other.Connection }.GetNewClosure()
+        }
+        AfterEach {
+            $other.Connection.Close()
+            $other.Broker.Dispose()
+        }
+
+        It 'sends once more on the connection reopen gives when the send failed' {
+            $pair.Client.Shutdown('Send')
+            Send-Raw $other.Broker (Get-Frame '{"jsonrpc":"2.0","id":1,"result":"resent"}')
+            $request = @{}
+            $response = [WinsHost.RpcExchange]::Call($connection, $reopen, 'x', $null, $null, $null, $null, [datetime]::MaxValue, $request, $false)
+            $response.Result | Should -Be 'resent'
+            $response.Connection | Should -Be $other.Connection
+            $request['Connection'] | Should -Be $other.Connection
+            $reopened.Count | Should -Be 1
+            $connection.IsOpen | Should -BeFalse
+        }
+
+        It 'throws the failed send without reopen, and what reopen throws as itself' {
+            $pair.Client.Shutdown('Send')
+            $caught = Get-ThrownBy { [WinsHost.RpcExchange]::Call($connection, $null, 'x', $null, $null, $null, $null, [datetime]::MaxValue, $null, $false) }
+            [string]$caught.Failure | Should -Be 'SendFailed'
+
+            $down = { throw [System.IO.FileNotFoundException]::new('still down') }
+            $caught = Get-ThrownBy { [WinsHost.RpcExchange]::Call($connection, $down, 'x', $null, $null, $null, $null, [datetime]::MaxValue, $null, $false) }
+            $caught | Should -BeOfType [System.IO.FileNotFoundException]
+            $caught.Message | Should -BeExactly 'still down'
+        }
+
+        It 'never sends again a request whose response was lost' {
+            # The broker takes the request and ends its side before answering.
+            $broker.Shutdown('Send')
+            $caught = Get-ThrownBy { [WinsHost.RpcExchange]::Call($connection, $reopen, 'x', $null, $null, $null, $null, [datetime]::MaxValue, $null, $false) }
+            [string]$caught.Failure | Should -Be 'Lost'
+            $reopened.Count | Should -Be 0
+        }
+
+        It 'cancels an abandoned request and reads its end, keeping the connection in step' {
+            $request = @{}
+            $abandon = { throw 'abandoned' }
+            $null = Get-ThrownBy { $connection.Call('slow', $null, $null, $null, $abandon, [datetime]::MaxValue, $request, $true) }
+            $request['Answered'] | Should -BeFalse
+            $null = Receive-Raw $broker
+            Send-Raw $broker (Get-Frame '{"jsonrpc":"2.0","method":"session/output","params":{}}')
+            Send-Raw $broker (Get-Frame '{"jsonrpc":"2.0","id":1,"error":{"code":-32800,"message":"cancelled"}}')
+            $connection.CancelRequest($request, [datetime]::UtcNow.AddSeconds(5)) | Should -BeTrue
+            $request['Answered'] | Should -BeTrue
+            $connection.IsOpen | Should -BeTrue
+            Receive-Raw $broker | Should -Match '"method":"\$/cancelRequest","params":\{"id":1\}'
+            # In step: the next request gets its own answer.
+            Send-Raw $broker (Get-Frame '{"jsonrpc":"2.0","id":2,"result":"next"}')
+            $connection.Call('next', $null, $null, $null, $null, [datetime]::MaxValue, $null, $false).Result | Should -Be 'next'
+        }
+
+        It 'closes the connection when the abandoned request does not end by the deadline, and leaves an answered one alone' {
+            $request = @{}
+            $abandon = { throw 'abandoned' }
+            $null = Get-ThrownBy { $connection.Call('slow', $null, $null, $null, $abandon, [datetime]::MaxValue, $request, $true) }
+            $connection.CancelRequest($request, [datetime]::UtcNow.AddMilliseconds(150)) | Should -BeFalse
+            $connection.IsOpen | Should -BeFalse
+
+            $answered = @{ Connection = $other.Connection; Id = 1; Method = 'done'; Answered = $true }
+            $other.Connection.CancelRequest($answered, [datetime]::UtcNow.AddSeconds(5)) | Should -BeTrue
+            $other.Broker.Poll(100000, [System.Net.Sockets.SelectMode]::SelectRead) | Should -BeFalse
         }
     }
 }

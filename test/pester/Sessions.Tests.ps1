@@ -23,8 +23,8 @@ BeforeAll {
     }
 
     function Set-Invocation {
-        param([object[]] $Outputs = @(), [string] $State = 'Completed', [string] $ErrorCliXml, [switch] $TimedOut, [switch] $UntilCancelled, [string] $Location = '/root')
-        $params = @{ outputs = $Outputs; state = $State; timedOut = [bool]$TimedOut; untilCancelled = [bool]$UntilCancelled; location = $Location }
+        param([object[]] $Outputs = @(), [string] $State = 'Completed', [string] $ErrorCliXml, [switch] $TimedOut, [switch] $UntilCancelled, [switch] $DropConnection, [string] $Location = '/root')
+        $params = @{ outputs = $Outputs; state = $State; timedOut = [bool]$TimedOut; untilCancelled = [bool]$UntilCancelled; dropConnection = [bool]$DropConnection; location = $Location }
         if ($ErrorCliXml) {
             $params['error'] = $ErrorCliXml
         }
@@ -335,6 +335,34 @@ Describe 'Invoke-HostCommand' {
         $missing = { Invoke-HostCommand -Session $session { 1 } } | Should -Throw -PassThru
         $missing.FullyQualifiedErrorId | Should -Be 'WinsHost.NotFound,Invoke-HostCommand'
         $missing.CategoryInfo.Category | Should -Be 'ObjectNotFound'
+    }
+
+    It 'sends a command once more on a fresh connection when the broker dropped the connection since the last call' {
+        Set-Invocation -Outputs @(@{ stream = 'output'; clixml = (ConvertTo-CliXml 'resent') })
+        $before = Invoke-Rpc -Method 'test/stats'
+        $invokesBefore = @((Invoke-Rpc -Method 'test/sessionStats').invokes).Count
+        (Invoke-Rpc -Method 'test/closeAfterReply').ok | Should -BeTrue
+        Start-Sleep -Milliseconds 300
+
+        Invoke-HostCommand { 'resent' } | Should -Be 'resent'
+        $after = Invoke-Rpc -Method 'test/stats'
+        $after.connections | Should -Be ($before.connections + 1)
+        $after.initializes | Should -Be ($before.initializes + 1)
+        @((Invoke-Rpc -Method 'test/sessionStats').invokes).Count | Should -Be ($invokesBefore + 1)
+    }
+
+    It 'reports a connection lost during a command as WinsHost.ConnectionError after the output that came, and opens a new one next time' {
+        Set-Invocation -DropConnection -Outputs @(@{ stream = 'output'; clixml = (ConvertTo-CliXml 'before the loss') })
+        $seen = [System.Collections.Generic.List[object]]::new()
+        $record = { Invoke-HostCommand { 'before the loss' } | ForEach-Object { $seen.Add($_) } } | Should -Throw -PassThru
+        @($seen) | Should -Be @('before the loss')
+        $record.FullyQualifiedErrorId | Should -BeExactly 'WinsHost.ConnectionError,Invoke-HostCommand'
+        $record.CategoryInfo.Category | Should -Be 'ConnectionError'
+        $record.Exception.Message | Should -BeLike "*lost while waiting for the response to 'session/invoke'*$socket*"
+        $record.TargetObject | Should -Be $socket
+
+        Set-Invocation -Outputs @(@{ stream = 'output'; clixml = (ConvertTo-CliXml 'again') })
+        Invoke-HostCommand { 'again' } | Should -Be 'again'
     }
 
     It 'cancels the invocation when a downstream command stops the pipeline, and keeps the connection and its sessions' {

@@ -18,33 +18,29 @@ function ConvertFrom-HostRpcTransportException {
     [CmdletBinding()]
     [OutputType([System.Exception])]
     param(
+        # Thrown by RpcConnection.Call or Wait, which name the connection and the method in it.
         [Parameter(Mandatory)]
-        [WinsHost.RpcTransportException] $Failure,
-
-        [Parameter(Mandatory)]
-        [psobject] $Connection,
-
-        # The method being sent or answered.
-        [Parameter(Mandatory)]
-        [string] $Method
+        [WinsHost.RpcTransportException] $Failure
     )
 
-    $pipe = [string]$Connection.Endpoint.Pipe
+    $connection = $Failure.Connection
+    $method = $Failure.Method
+    $pipe = [string]$connection.Endpoint.Pipe
     $inner = $Failure.InnerException
     switch ([string]$Failure.Failure) {
         'SendFailed' {
             if ($null -eq $inner) {
                 $inner = $Failure
             }
-            return New-HostBrokerConnectionException -Endpoint $Connection.Endpoint -Activity "Cannot send '$Method' to the WinsHost broker" -Reason $Failure.Reason -InnerException $inner -SendFailed
+            return New-HostBrokerConnectionException -Endpoint $connection.Endpoint -Activity "Cannot send '$method' to the WinsHost broker" -Reason $Failure.Reason -InnerException $inner -SendFailed
         }
         'TimedOut' {
-            return New-HostBrokerConnectionException -Endpoint $Connection.Endpoint -Activity "The WinsHost broker did not answer '$Method'" -Reason $Failure.Reason -InnerException $inner
+            return New-HostBrokerConnectionException -Endpoint $connection.Endpoint -Activity "The WinsHost broker did not answer '$method'" -Reason $Failure.Reason -InnerException $inner
         }
         'Lost' {
             $lost = @{
-                Endpoint = $Connection.Endpoint
-                Activity = "The connection to the WinsHost broker was lost while waiting for the response to '$Method'"
+                Endpoint = $connection.Endpoint
+                Activity = "The connection to the WinsHost broker was lost while waiting for the response to '$method'"
                 Reason   = $Failure.Reason
             }
             if ($null -ne $inner) {
@@ -54,7 +50,7 @@ function ConvertFrom-HostRpcTransportException {
         }
     }
     if ([string]$Failure.Failure -eq 'Framing') {
-        $text = "The WinsHost broker at '{0}' broke the JSON-RPC framing while answering '{1}': {2}." -f $pipe, $Method, $Failure.Reason
+        $text = "The WinsHost broker at '{0}' broke the JSON-RPC framing while answering '{1}': {2}." -f $pipe, $method, $Failure.Reason
     }
     else {
         $text = "The WinsHost broker at '{0}' {1}." -f $pipe, $Failure.Reason
@@ -64,7 +60,7 @@ function ConvertFrom-HostRpcTransportException {
         Category      = [System.Management.Automation.ErrorCategory]::ProtocolError
         Message       = $text
         ExceptionType = 'InvalidData'
-        Data          = @{ Pipe = $pipe; Method = $Method }
+        Data          = @{ Pipe = $pipe; Method = $method }
     }
     if ($null -ne $inner) {
         $protocol['InnerException'] = $inner

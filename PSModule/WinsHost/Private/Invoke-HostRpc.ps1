@@ -8,15 +8,16 @@ function Invoke-HostRpc {
     -Connection uses that connection instead (Open-HostRpcConnection's initialize), without the retry below.
 
     A request whose send fails - the broker restarted, or the pipe broke since the last call - is sent once
-    more on a fresh connection. Only the send is retried: once a request went out, the broker may have acted
-    on it (started a process, changed a rule), so losing the response is reported, never replayed.
+    more on a fresh connection (WinsHost.RpcExchange, which Invoke-HostCommand calls too). Only the send is
+    retried: once a request went out, the broker may have acted on it (started a process, changed a rule), so
+    losing the response is reported, never replayed.
 
     The exchange itself is compiled (WinsHost.RpcConnection.Call): it waits in slices of 100 ms, ends when
     this command is stopped (Ctrl+C, a downstream Select-Object -First), calls -OnWait after each empty slice
     (Enter-HostSession watches the keyboard there) and gives up at -Deadline (UTC). A wait that ends without
     the response closes the connection, since the rest of that response would be read as the answer to the
     next request; with -KeepOpen it stays open unless the stream itself failed, and the caller owes it the end
-    of that request (Stop-HostRpcRequest). -Request, a hashtable, receives the Connection, Id and Method of the
+    of that request (RpcConnection.CancelRequest). -Request, a hashtable, receives the Connection, Id and Method of the
     request before it is sent, and Answered = $true once its response was read.
 
     Errors are thrown as exceptions tagged for New-HostBrokerErrorRecord: ConnectionError, ProtocolError, or
@@ -58,32 +59,24 @@ function Invoke-HostRpc {
         $sink = [WinsHost.ScriptBlockNotificationSink]::new($OnNotification)
     }
     $current = $Connection
+    $reopen = $null
     if ($null -eq $current) {
         $current = Get-HostRpcConnection -Pipe $Pipe
+        $reopen = ${function:Get-HostRpcConnection}
     }
-    $response = $null
-    $resent = $false
-    while ($null -eq $response) {
-        try {
-            $response = $current.Call($Method, $Params, $sink, $PSCmdlet, $OnWait, $Deadline, $Request, $KeepOpen.IsPresent)
+    try {
+        $response = [WinsHost.RpcExchange]::Call($current, $reopen, $Method, $Params, $sink, $PSCmdlet, $OnWait, $Deadline, $Request, $KeepOpen.IsPresent)
+    }
+    catch {
+        $failure = Get-HostBrokerInnerException -Exception $_.Exception
+        if ($failure -is [WinsHost.RpcTransportException]) {
+            throw (ConvertFrom-HostRpcTransportException -Failure $failure)
         }
-        catch {
-            $failure = Get-HostBrokerInnerException -Exception $_.Exception
-            if ($failure -isnot [WinsHost.RpcTransportException]) {
-                # What a sink or -OnWait threw, without the MethodInvocationException of the compiled call.
-                throw $failure
-            }
-            if ($failure.Failure -ne [WinsHost.RpcFailure]::SendFailed -or $resent -or $null -ne $Connection) {
-                throw (ConvertFrom-HostRpcTransportException -Failure $failure -Connection $current -Method $Method)
-            }
-            Write-Verbose ("WinsHost: sending '{0}' to {1} failed ({2}); reconnecting once." -f $Method, $current.Endpoint.Pipe, $failure.Message)
-            $resent = $true
-            # The failed send closed the connection; without -Pipe this reopens it: same endpoint, same timeout.
-            $current = Get-HostRpcConnection
-        }
+        # What a sink, -OnWait or the reconnect threw, without the MethodInvocationException of the compiled call.
+        throw $failure
     }
     if ($null -ne $response.Error) {
-        throw (New-HostRpcErrorException -Method $Method -RpcError $response.Error -Pipe $current.Endpoint.Pipe)
+        throw (New-HostRpcErrorException -Method $Method -RpcError $response.Error -Pipe $response.Connection.Endpoint.Pipe)
     }
     , $response.Result
 }

@@ -8,7 +8,8 @@ function New-HostBrokerErrorRecord {
     gives the documented FullyQualifiedErrorIds such as 'WinsHost.PolicyDenied,Get-HostNetwork'.
 
     -ErrorRecord takes what a cmdlet caught from the private client: exceptions tagged by
-    New-HostBrokerException become the record they describe; anything else (a bug, or an error thrown by a
+    New-HostBrokerException become the record they describe, and so does a failure of the connection
+    (WinsHost.RpcTransportException, see ConvertFrom-HostRpcTransportException); anything else (a bug, or an error thrown by a
     notification callback) is returned untouched so that its own id and position survive.
     #>
     [CmdletBinding(DefaultParameterSetName = 'New')]
@@ -56,6 +57,10 @@ function New-HostBrokerErrorRecord {
     }
 
     $exception = Get-HostBrokerInnerException -Exception $ErrorRecord.Exception
+    if ($exception -is [WinsHost.RpcTransportException]) {
+        # Thrown by a compiled session invocation, which no Invoke-HostRpc stood between.
+        $exception = ConvertFrom-HostRpcTransportException -Failure $exception
+    }
     if (-not $exception.Data.Contains('WinsHost.ErrorId')) {
         return $ErrorRecord
     }

@@ -180,9 +180,20 @@ function Enter-HostSession {
                             $watchControlC = $false
                         }
                     }
-                    $result = Invoke-HostSessionScript -Cmdlet $PSCmdlet -Script $text -SessionId $sessionId -OutputPipeline $outDefault -WatchControlC:$watchControlC -Pipe $Pipe
-                    if ($null -ne $result) {
-                        $location = Get-HostBrokerMember -InputObject $result -Path 'location'
+                    $invocation = [WinsHost.SessionInvocation]::new($PSCmdlet, $sessionId, $outDefault, ${function:Write-HostSessionRecord})
+                    $params = [ordered]@{ sessionId = $sessionId; script = $text }
+                    $response = $invocation.Invoke((Get-HostRpcConnection -Pipe $Pipe), ${function:Get-HostRpcConnection}, 'session/invoke', $params, $watchControlC)
+                    # Null: the invocation ended as the Ctrl+C read while waiting asked.
+                    if ($null -ne $response) {
+                        if ($null -ne $response.Error) {
+                            throw (New-HostRpcErrorException -Method 'session/invoke' -RpcError $response.Error -Pipe $response.Connection.Endpoint.Pipe)
+                        }
+                        if ($invocation.State -ne 'Completed') {
+                            Write-HostSessionOutcome -Cmdlet $PSCmdlet -Invocation $invocation -SessionId $sessionId -OutputPipeline $outDefault
+                        }
+                        if ($null -ne $invocation.Location) {
+                            $location = $invocation.Location
+                        }
                     }
                 }
                 catch {

@@ -166,48 +166,57 @@ function Invoke-HostCommand {
             $inputCliXml = [System.Management.Automation.PSSerializer]::Serialize($collected.ToArray(), $serializationDepth)
         }
 
-        $invoke = @{
-            Cmdlet          = $PSCmdlet
-            Script          = $ScriptBlock.ToString()
-            ArgumentsCliXml = $argumentsCliXml
-            InputCliXml     = $inputCliXml
-            Pipe            = $Pipe
-        }
+        $params = [ordered]@{}
+        $sessionId = $null
         if ($PSCmdlet.ParameterSetName -eq 'Session') {
-            $invoke['SessionId'] = [string]$Session.Id
+            $sessionId = [string]$Session.Id
+            $params['sessionId'] = $sessionId
         }
         elseif ($ContainerName) {
-            $invoke['Target'] = $ContainerName
+            $params['target'] = $ContainerName
         }
         else {
-            $invoke['Target'] = 'host'
+            $params['target'] = 'host'
+        }
+        $params['script'] = $ScriptBlock.ToString()
+        if ($null -ne $argumentsCliXml) {
+            $params['arguments'] = $argumentsCliXml
+        }
+        if ($null -ne $inputCliXml) {
+            $params['input'] = $inputCliXml
         }
         if ($PSBoundParameters.ContainsKey('Depth')) {
-            $invoke['Depth'] = $Depth
+            $params['depth'] = $Depth
         }
         if ($PSBoundParameters.ContainsKey('TimeoutSeconds')) {
-            $invoke['TimeoutSeconds'] = $TimeoutSeconds
+            $params['timeoutSeconds'] = $TimeoutSeconds
         }
 
+        # Compiled from here to the response (WinsHost.SessionInvocation): no script function stands between
+        # this cmdlet and the connection, since each would cost more than a warm `{ 1 }`.
+        $invocation = [WinsHost.SessionInvocation]::new($PSCmdlet, $sessionId, $null, ${function:Write-HostSessionRecord})
         try {
             # A text search first: reading the values walks the script block's syntax tree.
-            if ($invoke['Script'].IndexOf('using:', [System.StringComparison]::OrdinalIgnoreCase) -ge 0) {
+            if ($params['script'].IndexOf('using:', [System.StringComparison]::OrdinalIgnoreCase) -ge 0) {
                 $usingValues = Get-HostSessionUsingValue -ScriptBlock $ScriptBlock
                 if ($usingValues.Count -gt 0) {
-                    $invoke['UsingCliXml'] = [System.Management.Automation.PSSerializer]::Serialize($usingValues, $serializationDepth)
+                    $params['using'] = [System.Management.Automation.PSSerializer]::Serialize($usingValues, $serializationDepth)
                 }
             }
-            $result = Invoke-HostSessionScript @invoke
+            $response = $invocation.Invoke((Get-HostRpcConnection -Pipe $Pipe), ${function:Get-HostRpcConnection}, 'session/invoke', $params, $false)
+            if ($null -ne $response.Error) {
+                throw (New-HostRpcErrorException -Method 'session/invoke' -RpcError $response.Error -Pipe $response.Connection.Endpoint.Pipe)
+            }
         }
         catch {
             $PSCmdlet.ThrowTerminatingError((New-HostBrokerErrorRecord -ErrorRecord $_))
         }
-        if ($PSCmdlet.ParameterSetName -eq 'Session' -and $null -ne $result) {
+        if ($invocation.State -ne 'Completed') {
+            Write-HostSessionOutcome -Cmdlet $PSCmdlet -Invocation $invocation -SessionId $sessionId -TimeoutSeconds $TimeoutSeconds
+        }
+        if ($null -ne $sessionId -and $null -ne $invocation.Location -and $null -ne $Session.PSObject.Properties['Location']) {
             # The prompt of Enter-HostSession and scripts that look at the object see where the session is now.
-            $locationProperty = $result.PSObject.Properties['location']
-            if ($null -ne $locationProperty -and $null -ne $Session.PSObject.Properties['Location']) {
-                $Session.Location = $locationProperty.Value
-            }
+            $Session.Location = $invocation.Location
         }
     }
 }

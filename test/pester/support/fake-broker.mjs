@@ -29,7 +29,7 @@
 //                             last process/start (ms since epoch; stoppedBy 'process/stop' or 'disconnect')
 //   test/processStops      -> { stops: [{ processId, timeoutMs, connection, startConnection }] } every process/stop
 //   test/setInvocation {outputs?: [{stream, clixml, delayMs?}], state?, error?, timedOut?, location?, untilCancelled?,
-//                       responseDelayMs?} -> { ok }: how the following session/invoke calls play (see below)
+//                       responseDelayMs?, dropConnection?} -> { ok }: how the following session/invoke calls play (see below)
 //   test/sessionStats      -> { invokes: [params...], cancels: [{ id, at }], cancelledInvokes } (ms since epoch)
 // host/info, network/adapters and network/routes answer with canned data unless overridden by test/respondWith.
 //
@@ -37,7 +37,8 @@
 // exist, anything else is PolicyDenied; an unknown session id is NotFound. session/invoke sends the scripted
 // outputs as session/output notifications (each after its delayMs), then answers with the scripted state;
 // untilCancelled waits for '$/cancelRequest' of the request and answers RequestCancelled (-32800), as the
-// broker does, also when the cancel arrives during the delays.
+// broker does, also when the cancel arrives during the delays. dropConnection closes the connection after the
+// outputs instead of answering.
 //
 // file/read streams a file of the `files` table as `file/data` notifications, then answers like the broker
 // (typings/files.ts): paths must be absolute (else InvalidParams), under /srv/files (else PolicyDenied) and
@@ -660,6 +661,10 @@ function handleConnection(socket) {
           if (script.responseDelayMs && !cancelled) await pause(script.responseDelayMs);
         } finally {
           cancelHooks.delete(id);
+        }
+        if (script.dropConnection && !cancelled) {
+          socket.destroy();
+          return undefined;
         }
         if (cancelled) {
           sessionStats.cancelledInvokes += 1;
