@@ -104,18 +104,20 @@ if ($ssh) {
 Start-Sleep -Seconds $RefillSeconds
 [Console]::Error.WriteLine('warming up')
 # Warm-up: JIT, format data, the broker's warm session host.
-foreach ($target in $targets.Keys) { foreach ($op in $operations) { if ($targets[$target].ContainsKey($op)) { 1..5 | ForEach-Object { $null = & $targets[$target][$op] } } } }
+foreach ($target in $targets.Keys) { foreach ($op in $operations) { if ($targets[$target].ContainsKey($op)) { [Console]::Error.WriteLine("warming up $target.$op"); 1..5 | ForEach-Object { $null = & $targets[$target][$op] } } } }
 
 for ($round = 0; $round -lt $Rounds; $round++) {
     foreach ($target in $targets.Keys) {
-        [Console]::Error.WriteLine("round $round $target")
         foreach ($op in $operations) {
             if (-not $targets[$target].ContainsKey($op)) { continue }
+            # Progress for the bench's stall watchdog, which names the last step when a baseline hangs.
+            [Console]::Error.WriteLine("round $round $target.$op")
             for ($i = 0; $i -lt $Calls; $i++) { Add-Sample "$target.$op" (Measure-Milliseconds $targets[$target][$op]) }
         }
         if ($targets[$target].ContainsKey('open')) {
             # Each open is followed by a pause so the broker can start its next warm session host, as it
             # would between real callers (the cold case is reported apart by the bench).
+            [Console]::Error.WriteLine("round $round $target.open")
             Add-Sample "$target.open" (Measure-Milliseconds $targets[$target]['open'])
             Start-Sleep -Seconds $RefillSeconds
         }

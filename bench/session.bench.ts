@@ -148,19 +148,39 @@ async function startSshd(): Promise<{ port: number; key: string } | { skipped: s
   return { port, key };
 }
 
+/** The driver reports each round on stderr; a round takes seconds, so this much silence means it hangs. */
+const stallMs = Number(process.env.BENCH_SESSION_STALL_SECONDS ?? 120) * 1000;
+
 function runDriver(args: string[]): Promise<string> {
   return new Promise((resolve, reject) => {
     const child = spawn(pwsh, args, { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
     children.push(child);
     let stdout = '';
     let stderr = '';
+    let lastProgress = Date.now();
+    // A remoting baseline that stops answering (seen with Invoke-Command over SSH or the named pipe) would
+    // otherwise hold the bench until an outer timeout killed it without a word of where it stood.
+    const watchdog = setInterval(() => {
+      if (Date.now() - lastProgress < stallMs) return;
+      clearInterval(watchdog);
+      const lastLine = stderr.trim().split('\n').pop() ?? '(nothing yet)';
+      reject(new Error(`the driver made no progress for ${stallMs / 1000} s after "${lastLine}"; run the bench again`));
+    }, 1_000);
     child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
     child.stderr.on('data', (chunk: Buffer) => {
       stderr += chunk.toString();
+      lastProgress = Date.now();
       if (process.env.BENCH_VERBOSE) process.stderr.write(chunk);
     });
-    child.once('error', reject);
-    child.once('exit', (code) => (code === 0 ? resolve(stdout) : reject(new Error(`the driver failed (${code}):\n${stdout}\n${stderr}`))));
+    child.once('error', (error) => {
+      clearInterval(watchdog);
+      reject(error);
+    });
+    child.once('exit', (code) => {
+      clearInterval(watchdog);
+      if (code === 0) resolve(stdout);
+      else reject(new Error(`the driver failed (${code}):\n${stdout}\n${stderr}`));
+    });
   });
 }
 

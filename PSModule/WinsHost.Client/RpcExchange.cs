@@ -19,6 +19,8 @@ namespace WinsHost
         /// which reopens the same pipe). Only the send is retried: once a request went out, the broker may have
         /// acted on it (started a process, changed a rule), so losing the response is reported, never replayed.
         /// Without reopen every failure is thrown. What reopen throws is thrown as the exception the script threw.
+        /// A connection that is null or closed is replaced by what reopen returns before the send, so a caller can
+        /// pass the module's current connection without calling a script function to check it.
         /// </summary>
         public static RpcResponse Call(RpcConnection connection, ScriptBlock reopen, string method, IDictionary parameters, IRpcNotificationSink sink, Cmdlet cmdlet, ScriptBlock onSlice, DateTime deadline, IDictionary request, bool keepOpen)
         {
@@ -29,7 +31,12 @@ namespace WinsHost
 
         internal static RpcResponse Call(RpcConnection connection, ScriptBlock reopen, string method, IDictionary parameters, IRpcNotificationSink sink, Cmdlet cmdlet, Action onSlice, DateTime deadline, IDictionary request, bool keepOpen)
         {
-            if (connection == null) throw new ArgumentNullException("connection");
+            if (connection == null || !connection.IsOpen)
+            {
+                // The caller's current connection, unchecked: opening or reopening it is reopen's decision.
+                if (reopen != null) connection = Reopen(reopen);
+                else if (connection == null) throw new ArgumentNullException("connection");
+            }
             try
             {
                 return connection.Call(method, parameters, sink, cmdlet, onSlice, deadline, request, keepOpen);

@@ -27,6 +27,12 @@ foreach ($folder in @('Private', 'Public')) {
     }
 }
 
+# What the compiled client (PSModule/WinsHost.Client) calls back into, looked up once: a function drive lookup
+# per command is a noticeable part of a warm Invoke-HostCommand { 1 }. Reconnect: Get-HostRpcConnection
+# without -Pipe reopens the current connection's pipe (see WinsHost.RpcExchange).
+$script:HostRpcReconnect = ${function:Get-HostRpcConnection}
+$script:HostSessionRecordWriter = ${function:Write-HostSessionRecord}
+
 # Closing the stream on Remove-Module lets the broker release the caller's session at once instead of
 # waiting for the runspace to be collected.
 $MyInvocation.MyCommand.ScriptBlock.Module.OnRemove = {

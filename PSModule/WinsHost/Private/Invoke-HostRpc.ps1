@@ -62,7 +62,7 @@ function Invoke-HostRpc {
     $reopen = $null
     if ($null -eq $current) {
         $current = Get-HostRpcConnection -Pipe $Pipe
-        $reopen = ${function:Get-HostRpcConnection}
+        $reopen = $script:HostRpcReconnect
     }
     try {
         $response = [WinsHost.RpcExchange]::Call($current, $reopen, $Method, $Params, $sink, $PSCmdlet, $OnWait, $Deadline, $Request, $KeepOpen.IsPresent)

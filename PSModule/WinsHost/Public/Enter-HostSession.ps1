@@ -180,9 +180,9 @@ function Enter-HostSession {
                             $watchControlC = $false
                         }
                     }
-                    $invocation = [WinsHost.SessionInvocation]::new($PSCmdlet, $sessionId, $outDefault, ${function:Write-HostSessionRecord})
+                    $invocation = [WinsHost.SessionInvocation]::new($PSCmdlet, $sessionId, $outDefault, $script:HostSessionRecordWriter)
                     $params = [ordered]@{ sessionId = $sessionId; script = $text }
-                    $response = $invocation.Invoke((Get-HostRpcConnection -Pipe $Pipe), ${function:Get-HostRpcConnection}, 'session/invoke', $params, $watchControlC)
+                    $response = $invocation.Invoke((Get-HostRpcConnection -Pipe $Pipe), $script:HostRpcReconnect, 'session/invoke', $params, $watchControlC)
                     # Null: the invocation ended as the Ctrl+C read while waiting asked.
                     if ($null -ne $response) {
                         if ($null -ne $response.Error) {

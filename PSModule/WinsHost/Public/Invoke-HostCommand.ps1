@@ -193,8 +193,9 @@ function Invoke-HostCommand {
         }
 
         # Compiled from here to the response (WinsHost.SessionInvocation): no script function stands between
-        # this cmdlet and the connection, since each would cost more than a warm `{ 1 }`.
-        $invocation = [WinsHost.SessionInvocation]::new($PSCmdlet, $sessionId, $null, ${function:Write-HostSessionRecord})
+        # this cmdlet and the connection, since each costs a noticeable part of a warm `{ 1 }`. The current
+        # connection goes as it is; the compiled side reopens it through Get-HostRpcConnection when it is closed.
+        $invocation = [WinsHost.SessionInvocation]::new($PSCmdlet, $sessionId, $null, $script:HostSessionRecordWriter)
         try {
             # A text search first: reading the values walks the script block's syntax tree.
             if ($params['script'].IndexOf('using:', [System.StringComparison]::OrdinalIgnoreCase) -ge 0) {
@@ -203,7 +204,11 @@ function Invoke-HostCommand {
                     $params['using'] = [System.Management.Automation.PSSerializer]::Serialize($usingValues, $serializationDepth)
                 }
             }
-            $response = $invocation.Invoke((Get-HostRpcConnection -Pipe $Pipe), ${function:Get-HostRpcConnection}, 'session/invoke', $params, $false)
+            $connection = $script:HostBrokerConnection
+            if ($Pipe) {
+                $connection = Get-HostRpcConnection -Pipe $Pipe
+            }
+            $response = $invocation.Invoke($connection, $script:HostRpcReconnect, 'session/invoke', $params, $false)
             if ($null -ne $response.Error) {
                 throw (New-HostRpcErrorException -Method 'session/invoke' -RpcError $response.Error -Pipe $response.Connection.Endpoint.Pipe)
             }
