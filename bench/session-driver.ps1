@@ -22,12 +22,37 @@ function Measure-Milliseconds([scriptblock]$Action) {
     $stopwatch.Elapsed.TotalMilliseconds
 }
 
+# Waits for a runspace state change that PowerShell's named-pipe remoting has been seen never to make (an
+# open or a close that hangs past its own timeouts, twice in six bench runs): the bench then says so instead
+# of hanging. Polls every millisecond, which is finer than what an open costs.
+function Wait-RunspaceState($Runspace, [string[]]$Wanted, [int]$Seconds) {
+    $deadline = [datetime]::UtcNow.AddSeconds($Seconds)
+    while ($Wanted -notcontains [string]$Runspace.RunspaceStateInfo.State) {
+        if ([datetime]::UtcNow -gt $deadline) { return $false }
+        Start-Sleep -Milliseconds 1
+    }
+    $true
+}
+
 function Open-NamedPipeSession {
-    $connection = [System.Management.Automation.Runspaces.NamedPipeConnectionInfo]::new($PipeName)
-    $connection.OpenTimeout = 30000
-    $runspace = [runspacefactory]::CreateRunspace($connection)
-    $runspace.Open()
-    $runspace
+    for ($attempt = 1; $attempt -le 2; $attempt++) {
+        $connection = [System.Management.Automation.Runspaces.NamedPipeConnectionInfo]::new($PipeName)
+        $connection.OpenTimeout = 30000
+        $runspace = [runspacefactory]::CreateRunspace($connection)
+        $runspace.OpenAsync()
+        if (Wait-RunspaceState $runspace 'Opened', 'Broken' 20) {
+            if ([string]$runspace.RunspaceStateInfo.State -eq 'Opened') { return $runspace }
+            throw "named-pipe remoting refused the runspace: $($runspace.RunspaceStateInfo.Reason)"
+        }
+        [Console]::Error.WriteLine("named-pipe remoting did not open a runspace within 20 s (attempt $attempt)")
+    }
+    throw 'named-pipe remoting did not open a runspace twice in a row'
+}
+
+function Close-NamedPipeSession($Runspace) {
+    $Runspace.CloseAsync()
+    if (Wait-RunspaceState $Runspace 'Closed', 'Broken' 10) { $Runspace.Dispose() }
+    else { [Console]::Error.WriteLine('named-pipe remoting did not close a runspace within 10 s; left behind') }
 }
 
 function Open-SshSession {
@@ -82,9 +107,10 @@ $targets = [ordered]@{
     namedPipeApi = @{
         one = { Invoke-OnRunspace $pipeRunspace '1' }
         gps = { Invoke-OnRunspace $pipeRunspace 'Get-Process | Select-Object -First 50' }
-        # A -CustomPipeName server takes one client at a time: the open replaces the runspace in use.
+        # A -CustomPipeName server takes one client at a time: the runspace in use is closed first (not
+        # measured), then the open replaces it.
+        beforeOpen = { Close-NamedPipeSession $script:pipeRunspace }
         open = {
-            $script:pipeRunspace.Dispose()
             $script:pipeRunspace = Open-NamedPipeSession
             $script:pipeSession = [System.Management.Automation.Runspaces.PSSession]::Create($script:pipeRunspace, 'NamedPipe', $null)
         }
@@ -118,6 +144,7 @@ for ($round = 0; $round -lt $Rounds; $round++) {
             # Each open is followed by a pause so the broker can start its next warm session host, as it
             # would between real callers (the cold case is reported apart by the bench).
             [Console]::Error.WriteLine("round $round $target.open")
+            if ($targets[$target].ContainsKey('beforeOpen')) { & $targets[$target]['beforeOpen'] }
             Add-Sample "$target.open" (Measure-Milliseconds $targets[$target]['open'])
             Start-Sleep -Seconds $RefillSeconds
         }
@@ -131,7 +158,7 @@ $first, $second | Remove-HostSession -Confirm:$false
 
 Remove-HostSession -Session $ours -Confirm:$false
 if ($ssh) { Remove-PSSession $ssh }
-$pipeRunspace.Dispose()
+Close-NamedPipeSession $pipeRunspace
 
 $result = [ordered]@{}
 foreach ($name in $samples.Keys) {
