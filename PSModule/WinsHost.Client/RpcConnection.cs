@@ -358,7 +358,7 @@ namespace WinsHost
             return value is bool && (bool)value;
         }
 
-        private static Action SliceCallback(ScriptBlock onSlice)
+        internal static Action SliceCallback(ScriptBlock onSlice)
         {
             if (onSlice == null) return null;
             return delegate { onSlice.Invoke(); };

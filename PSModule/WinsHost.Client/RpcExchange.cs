@@ -8,8 +8,8 @@ namespace WinsHost
 {
     /// <summary>
     /// The module's exchange rule on top of RpcConnection.Call, shared by Invoke-HostRpc and session invocations,
-    /// which call it without a script function in between (a script function call costs more than `{ 1 }` in a
-    /// warm session).
+    /// which call it without a script function in between (each advanced function call costs 0.05-0.2 ms, a
+    /// noticeable part of a warm `{ 1 }`).
     /// </summary>
     public static class RpcExchange
     {
@@ -24,9 +24,7 @@ namespace WinsHost
         /// </summary>
         public static RpcResponse Call(RpcConnection connection, ScriptBlock reopen, string method, IDictionary parameters, IRpcNotificationSink sink, Cmdlet cmdlet, ScriptBlock onSlice, DateTime deadline, IDictionary request, bool keepOpen)
         {
-            Action slice = null;
-            if (onSlice != null) slice = delegate { onSlice.Invoke(); };
-            return Call(connection, reopen, method, parameters, sink, cmdlet, slice, deadline, request, keepOpen);
+            return Call(connection, reopen, method, parameters, sink, cmdlet, RpcConnection.SliceCallback(onSlice), deadline, request, keepOpen);
         }
 
         internal static RpcResponse Call(RpcConnection connection, ScriptBlock reopen, string method, IDictionary parameters, IRpcNotificationSink sink, Cmdlet cmdlet, Action onSlice, DateTime deadline, IDictionary request, bool keepOpen)

@@ -104,7 +104,8 @@ namespace WinsHost
         private void EndUnanswered()
         {
             var sent = Connection;
-            if (sent == null || (request["Answered"] is bool && (bool)request["Answered"])) return;
+            if (sent == null) return;
+            // A second Ctrl+C gave up on the end of the request; CancelRequest leaves an answered one alone.
             if (Abandoned) sent.Close();
             else sent.CancelRequest(request, DateTime.UtcNow.Add(CancelWait));
         }

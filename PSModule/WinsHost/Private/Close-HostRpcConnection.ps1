@@ -5,7 +5,7 @@ function Close-HostRpcConnection {
 
     .DESCRIPTION
     Called whenever the stream can no longer be trusted to start at a message boundary (a broken frame, a
-    response abandoned without -KeepOpen), and by Disconnect-HostBroker and Remove-Module.
+    response whose wait was abandoned and not cancelled), and by Disconnect-HostBroker and Remove-Module.
     #>
     [CmdletBinding()]
     param(
