@@ -10,7 +10,7 @@ and Test (PowerShell 7.6.9 and Pester 5.7.1 go into .tools/).
 
 .PARAMETER Task
 Setup: npm packages, PowerShell and Pester into .tools.
-Build: the broker bundle (dist/broker/cli.js with session-host.ps1), the typings (dist/typings/*.d.ts) and the
+Build: the broker bundle (dist/broker/cli.js with session-host.ps1 and WinsHost.SessionHost.dll), the typings (dist/typings/*.d.ts) and the
 modules staged with package.json's version in their manifests (dist/module/).
 Test: every test. Bench: the benchmarks.
 Package: a zip per platform (broker, koffi's native binary for it, the modules) and a .nupkg per module.

@@ -9,6 +9,8 @@ param(
     [string]$SshKey,
     [int]$Rounds = 5,
     [int]$Calls = 20,
+    # Calls of each quick operation ({ 1 }, host/info) before measuring; the slow ones get 5.
+    [int]$WarmUpCalls = 300,
     [int]$RefillSeconds = 8
 )
 $ErrorActionPreference = 'Stop'
@@ -125,12 +127,22 @@ if ($ssh) {
 }
 
 [Console]::Error.WriteLine('sessions open; waiting for the broker to start its next warm session host')
-# Taking the warm host makes the broker start the next one (PowerShell start-up and Add-Type: seconds of
+# Taking the warm host makes the broker start the next one (PowerShell start-up and the host's warm-up: seconds of
 # CPU); measuring during that would measure the refill.
 Start-Sleep -Seconds $RefillSeconds
 [Console]::Error.WriteLine('warming up')
-# Warm-up: JIT, format data, the broker's warm session host.
-foreach ($target in $targets.Keys) { foreach ($op in $operations) { if ($targets[$target].ContainsKey($op)) { [Console]::Error.WriteLine("warming up $target.$op"); 1..5 | ForEach-Object { $null = & $targets[$target][$op] } } } }
+# Warm-up, the same for every target: the JIT of every process involved (this pwsh, the broker's V8, the
+# session host, the remoting servers), format data. A broker or a remoting server in service has made these
+# calls long before; the first hundreds of a fresh process measure its JIT instead (the broker's V8 alone
+# takes about a thousand requests to settle). Quick operations cost milliseconds, so they get many.
+$warmUp = @{ one = $WarmUpCalls; info = $WarmUpCalls; gps = 5 }
+foreach ($target in $targets.Keys) {
+    foreach ($op in $operations) {
+        if (-not $targets[$target].ContainsKey($op)) { continue }
+        [Console]::Error.WriteLine("warming up $target.$op")
+        for ($i = 0; $i -lt $warmUp[$op]; $i++) { $null = & $targets[$target][$op] }
+    }
+}
 
 for ($round = 0; $round -lt $Rounds; $round++) {
     foreach ($target in $targets.Keys) {

@@ -14,6 +14,7 @@ const pwsh = join(repo, '.tools', 'pwsh', 'pwsh');
 const bundle = join(repo, 'dist', 'broker', 'cli.js');
 const rounds = Number(process.env.BENCH_SESSION_ROUNDS ?? 5);
 const calls = Number(process.env.BENCH_SESSION_CALLS ?? 20);
+const warmUpCalls = Number(process.env.BENCH_SESSION_WARMUP_CALLS ?? 300);
 
 const children: ChildProcess[] = [];
 const work = mkdtempSync(join(tmpdir(), 'winshost-session-bench-'));
@@ -194,9 +195,9 @@ try {
   const pipeName = await startNamedPipeServer();
   console.log('broker and named-pipe server started; setting up sshd');
   const ssh = await startSshd().catch((error: Error) => ({ skipped: error.message }));
-  const args = ['-NoLogo', '-NoProfile', '-NonInteractive', '-File', join(repo, 'bench', 'session-driver.ps1'), '-ModulePath', join(repo, 'PSModule', 'WinsHost', 'WinsHost.psd1'), '-BrokerPipe', brokerSocket, '-PipeName', pipeName, '-Rounds', String(rounds), '-Calls', String(calls)];
+  const args = ['-NoLogo', '-NoProfile', '-NonInteractive', '-File', join(repo, 'bench', 'session-driver.ps1'), '-ModulePath', join(repo, 'PSModule', 'WinsHost', 'WinsHost.psd1'), '-BrokerPipe', brokerSocket, '-PipeName', pipeName, '-Rounds', String(rounds), '-Calls', String(calls), '-WarmUpCalls', String(warmUpCalls)];
   if ('port' in ssh) args.push('-SshPort', String(ssh.port), '-SshKey', ssh.key);
-  console.log(`measuring: ${rounds} rounds × ${calls} calls per target${'port' in ssh ? ', SSH included' : ''}`);
+  console.log(`measuring: ${warmUpCalls} warm-up calls of each quick operation, then ${rounds} rounds × ${calls} calls per target${'port' in ssh ? ', SSH included' : ''}`);
   // Not spawnSync: the broker's and the servers' output pipes must keep draining while the driver runs.
   const driver = await runDriver(args);
   const json = driver.trim().split('\n').pop()!;
@@ -218,7 +219,7 @@ try {
   console.log(`Get-Process | Select -First 50: WinsHost / Invoke-Command over named pipe = ${ratio(gps, results['namedPipeCmdlet.gps'].p50)}; / API = ${ratio(gps, results['namedPipeApi.gps'].p50)}`);
   if (results['ssh.one']) console.log(`round trip { 1 }: WinsHost / SSH remoting = ${ratio(one, results['ssh.one'].p50)}; open: SSH ${results['ssh.open'].p50.toFixed(0)} ms`);
   console.log(`session open on a warm host: WinsHost ${results['winshost.open'].p50.toFixed(0)} ms (target < 300), named-pipe runspace ${results['namedPipeApi.open'].p50.toFixed(0)} ms`);
-  console.log(`session open with no warm host left (PowerShell start-up + Add-Type): ${results['winshost.coldOpen'].p50.toFixed(0)} ms`);
+  console.log(`session open with no warm host left (PowerShell start-up and the host's warm-up): ${results['winshost.coldOpen'].p50.toFixed(0)} ms`);
 } finally {
   await cleanUp();
 }

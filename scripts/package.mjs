@@ -17,7 +17,7 @@ import { dirname, join, relative, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { deflateRawSync, gunzipSync, inflateRawSync } from 'node:zlib';
-import { brokerBundle, distDir, ensureBuild, moduleNames, moduleVersionOf, packageVersion, repoRoot, sessionHostOutput, SetupError, stagedModulesDir, toolsDir } from './setup.mjs';
+import { brokerBundle, distDir, ensureBuild, moduleNames, moduleVersionOf, packageVersion, repoRoot, sessionHostAssembly, sessionHostOutput, SetupError, stagedModulesDir, toolsDir } from './setup.mjs';
 
 /** Platforms koffi ships a prebuilt binary for that the broker supports (64-bit Windows and Linux). */
 export const supportedPlatforms = ['linux-x64', 'linux-arm64', 'win32-x64', 'win32-arm64'];
@@ -336,6 +336,7 @@ function brokerPackageEntries(platform, version) {
     { name: 'THIRD-PARTY-NOTICES.txt', data: Buffer.from(thirdPartyNotices()) },
   ];
   if (existsSync(sessionHostOutput)) entries.push({ name: 'dist/broker/session-host.ps1', data: readFileSync(sessionHostOutput) });
+  if (existsSync(sessionHostAssembly)) entries.push({ name: 'dist/broker/WinsHost.SessionHost.dll', data: readFileSync(sessionHostAssembly) });
   for (const name of moduleNames) {
     const staged = join(stagedModulesDir, name);
     if (existsSync(staged)) entries.push(...treeEntries(staged, `modules/${name}`));

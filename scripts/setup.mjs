@@ -116,6 +116,9 @@ function ensurePester() {
 export const distDir = join(repoRoot, 'dist');
 export const sessionHostSource = join(repoRoot, 'broker', 'src', 'sessions', 'session-host.ps1');
 export const sessionHostOutput = join(distDir, 'broker', 'session-host.ps1');
+/** The session host's compiled core, loaded by session-host.ps1 (the broker passes its path). */
+export const sessionHostProjectDir = join(repoRoot, 'broker', 'src', 'sessions', 'host');
+export const sessionHostAssembly = join(distDir, 'broker', 'WinsHost.SessionHost.dll');
 export const typingsOutputDir = join(distDir, 'typings');
 export const stagedModulesDir = join(distDir, 'module');
 /** The modules staged and shipped, each from PSModule/<name> when it exists. */
@@ -217,16 +220,25 @@ export const clientProjectDir = join(repoRoot, 'PSModule', 'WinsHost.Client');
 export const clientAssembly = join(repoRoot, 'PSModule', 'WinsHost', 'bin', 'WinsHost.Client.dll');
 
 function buildClientAssembly() {
-  const sources = listFiles(clientProjectDir, (name) => name.endsWith('.cs') || name.endsWith('.csproj'))
+  buildAssembly('client', clientProjectDir, 'WinsHost.Client', clientAssembly);
+}
+
+function buildSessionHostAssembly() {
+  buildAssembly('session-host', sessionHostProjectDir, 'WinsHost.SessionHost', sessionHostAssembly);
+}
+
+/** `dotnet build` of one of the netstandard2.0 projects into the folder of `output`, when its sources changed. */
+function buildAssembly(step, projectDir, name, output) {
+  const sources = listFiles(projectDir, (file) => file.endsWith('.cs') || file.endsWith('.csproj'))
     // dotnet's own outputs (obj/ holds generated .cs files) are not sources: hashing them would rebuild twice.
-    .filter((file) => !/^(bin|obj)[\\/]/.test(relative(clientProjectDir, file)));
-  buildStep('client', sources, [clientAssembly], () => {
-    say('building the module assembly WinsHost.Client (dotnet build)');
+    .filter((file) => !/^(bin|obj)[\\/]/.test(relative(projectDir, file)));
+  buildStep(step, sources, [output], () => {
+    say(`building the assembly ${name} (dotnet build)`);
     try {
       run(
         'dotnet',
-        ['build', join(clientProjectDir, 'WinsHost.Client.csproj'), '-c', 'Release', '-nologo', '-o', dirname(clientAssembly), `-p:RestorePackagesPath=${join(toolsDir, 'nuget')}`],
-        'WinsHost.Client build',
+        ['build', join(projectDir, `${name}.csproj`), '-c', 'Release', '-nologo', '-o', dirname(output), `-p:RestorePackagesPath=${join(toolsDir, 'nuget')}`],
+        `${name} build`,
         { env: { ...process.env, DOTNET_CLI_TELEMETRY_OPTOUT: '1', DOTNET_NOLOGO: '1' } },
       );
     } catch (error) {
@@ -265,6 +277,7 @@ function stageModules() {
 export function ensureBuild() {
   buildClientAssembly();
   buildBundle();
+  buildSessionHostAssembly();
   buildTypings();
   stageModules();
 }

@@ -71,7 +71,7 @@ describe('build.ps1 -Task Build, Package', { skip: !canRun && 'needs .tools/pwsh
     for (const name of ['package.json', 'dist/broker/cli.js', 'node_modules/koffi/index.js', 'node_modules/@koromix/koffi-linux-x64/linux_x64/koffi.node', 'modules/WinsHost/WinsHost.psd1', 'modules/WinsHost/WinsHost.psm1', 'winshost-broker', 'LICENSE', 'README.md', 'THIRD-PARTY-NOTICES.txt']) {
       assert.ok(linux.includes(top + name), `${name} in the linux-x64 zip`);
     }
-    if (existsSync(join(repoRoot, 'broker', 'src', 'sessions', 'session-host.ps1'))) assert.ok(linux.includes(`${top}dist/broker/session-host.ps1`));
+    for (const name of ['dist/broker/session-host.ps1', 'dist/broker/WinsHost.SessionHost.dll']) assert.ok(linux.includes(top + name), `${name} in the linux-x64 zip`);
     assert.ok(!linux.some((name) => name.includes('koffi-win32')), 'no other platform binary');
     assert.equal(readZip(join(out, `winshost-${version}-linux-x64.zip`)).get(`${top}winshost-broker`)?.mode, 0o755);
 

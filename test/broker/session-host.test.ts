@@ -419,18 +419,6 @@ describe('session host', { skip }, () => {
     });
   });
 
-  test('the C# core compiles as C# 5 (what Windows PowerShell 5.1 compiles with)', () => {
-    const script = `
-      $ast = [System.Management.Automation.Language.Parser]::ParseFile('${SESSION_HOST_SCRIPT}', [ref]$null, [ref]$null)
-      $assignment = $ast.Find({ param($node) $node -is [System.Management.Automation.Language.AssignmentStatementAst] -and $node.Left.VariablePath.UserPath -eq 'SessionHostSource' }, $true)
-      $source = $assignment.Right.Expression.Value -replace 'namespace WinsHost.SessionHost', 'namespace WinsHost.SessionHostLanguageCheck'
-      Add-Type -TypeDefinition $source -Language CSharp -CompilerOptions '-langversion:5'
-      'compiled'`;
-    const result = spawnSync(PWSH_PATH, ['-NoLogo', '-NoProfile', '-NonInteractive', '-Command', script], { encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' } });
-    assert.equal(result.status, 0, result.stderr);
-    assert.match(result.stdout, /compiled/);
-  });
-
   test('the container restriction script restricts a local runspace as the ISS path does', () => {
     const directory = mkdtempSync(join(tmpdir(), 'session-restriction-'));
     try {

@@ -81,11 +81,11 @@ describe('Windows session hosts', () => {
     assert.equal(defaultWindowsExecutable({ systemroot: 'D:\\Win', programfiles: 'D:\\PF' }, (p) => p.startsWith('D:\\PF')), 'D:\\PF\\PowerShell\\7\\pwsh.exe');
   });
 
-  it('spawns exactly this: the executable, the -File argv, the system environment plus the policy’s, hidden', () => {
+  it('spawns exactly this: the executable, the -File argv with the assembly, the system environment plus the policy’s, hidden', () => {
     const spawned = windowsSessionSpawn(
       {
         executable: 'C:\\Windows\\System32\\WindowsPowerShell\\v1.0\\powershell.exe',
-        args: sessionHostArgs('C:\\Program Files\\WinsHost\\broker\\session-host.ps1'),
+        args: sessionHostArgs('C:\\Program Files\\WinsHost\\broker\\session-host.ps1', 'C:\\Program Files\\WinsHost\\broker\\WinsHost.SessionHost.dll'),
         env: { PSModulePath: 'C:\\Modules', HTTP_PROXY: 'http://proxy:3128' },
         cwd: 'C:\\ProgramData\\WinsHost\\state',
       },
@@ -93,7 +93,10 @@ describe('Windows session hosts', () => {
     );
     assert.deepEqual(spawned, {
       file: 'C:\\Windows\\System32\\WindowsPowerShell\\v1.0\\powershell.exe',
-      args: ['-NoLogo', '-NoProfile', '-NonInteractive', '-ExecutionPolicy', 'Bypass', '-File', 'C:\\Program Files\\WinsHost\\broker\\session-host.ps1'],
+      args: [
+        ...['-NoLogo', '-NoProfile', '-NonInteractive', '-ExecutionPolicy', 'Bypass', '-File', 'C:\\Program Files\\WinsHost\\broker\\session-host.ps1'],
+        ...['-AssemblyPath', 'C:\\Program Files\\WinsHost\\broker\\WinsHost.SessionHost.dll'],
+      ],
       options: {
         cwd: 'C:\\ProgramData\\WinsHost\\state',
         env: {

@@ -7,7 +7,7 @@ import { BrokerError, InvalidParamsError, PolicyDeniedError } from '../errors.js
 import type { HostPlatformSessions, ResolvedContainer } from '../platform/types.js';
 import type { Policy, Profile, SessionsGrant } from '../policy/schema.js';
 import type { SessionHostConfig } from '../sessions/host-protocol.js';
-import { SessionHost, sessionHostArgs, sessionHostScriptPath, type DoneEvent } from '../sessions/session-host.js';
+import { SESSION_HOST_RUNTIME_ENVIRONMENT, SessionHost, sessionHostArgs, sessionHostAssemblyPath, sessionHostScriptPath, type DoneEvent } from '../sessions/session-host.js';
 
 /** Defaults of the policy's session keys (schema.ts documents them). */
 export const SessionDefaults = {
@@ -202,8 +202,8 @@ export class SessionManager {
     return SessionHost.start({
       platform: this.options.platform,
       executable,
-      args: sessionHostArgs(sessionHostScriptPath()),
-      env: { ...(policy.sessionHost?.environment ?? {}) },
+      args: sessionHostArgs(sessionHostScriptPath(), sessionHostAssemblyPath()),
+      env: { ...SESSION_HOST_RUNTIME_ENVIRONMENT, ...(policy.sessionHost?.environment ?? {}) },
       cwd: this.options.stateDir,
       container,
       maxLineBytes: 2 * this.options.maxMessageBytes(),

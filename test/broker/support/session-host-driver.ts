@@ -5,11 +5,12 @@ import { existsSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { HostEvent, HostRequest, SessionHostConfig } from '../../../broker/src/sessions/host-protocol.js';
+import { sessionHostArgs, sessionHostAssemblyPath, sessionHostScriptPath } from '../../../broker/src/sessions/session-host.js';
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
 export const PWSH_PATH = resolve(repoRoot, '.tools/pwsh/pwsh');
-export const SESSION_HOST_SCRIPT = resolve(repoRoot, 'broker/src/sessions/session-host.ps1');
-export const SESSION_HOST_ARGS = ['-NoLogo', '-NoProfile', '-NonInteractive', '-ExecutionPolicy', 'Bypass', '-File', SESSION_HOST_SCRIPT];
+export const SESSION_HOST_SCRIPT = sessionHostScriptPath();
+export const SESSION_HOST_ARGS = sessionHostArgs(SESSION_HOST_SCRIPT, sessionHostAssemblyPath());
 
 /**
  * A broker policy with one listener and one profile `full` whose sessions are FullLanguage with every command,
@@ -32,11 +33,12 @@ ${containers}sessionHost:
 `;
 }
 
-/** Why live session host tests cannot run here, or null when they can; on CI a missing pwsh is a failure. */
+/** Why live session host tests cannot run here, or null when they can; on CI a missing pwsh or build is a failure. */
 export function sessionHostUnavailable(): string | null {
-  if (existsSync(PWSH_PATH)) return null;
-  const reason = `PowerShell is missing at ${PWSH_PATH}; run node scripts/setup.mjs to fetch it`;
-  if (process.env.CI === 'true') throw new Error(reason);
+  let reason: string | null = null;
+  if (!existsSync(PWSH_PATH)) reason = `PowerShell is missing at ${PWSH_PATH}; run node scripts/setup.mjs to fetch it`;
+  else if (!existsSync(sessionHostAssemblyPath())) reason = `the session host assembly ${sessionHostAssemblyPath()} is not built; run node scripts/setup.mjs --build-only`;
+  if (reason !== null && process.env.CI === 'true') throw new Error(reason);
   return reason;
 }
 
