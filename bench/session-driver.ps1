@@ -90,6 +90,13 @@ function Add-Sample([string]$Name, [double]$Value) {
     if (-not $samples.Contains($Name)) { $samples[$Name] = [System.Collections.Generic.List[double]]::new() }
     $samples[$Name].Add($Value)
 }
+# Each round's median per operation, so the bench can pair a round of ours with the baseline's round next to it.
+$roundMedians = [ordered]@{}
+function Add-RoundMedian([string]$Name, [System.Collections.Generic.List[double]]$Values) {
+    if (-not $roundMedians.Contains($Name)) { $roundMedians[$Name] = [System.Collections.Generic.List[double]]::new() }
+    $sorted = @($Values | Sort-Object)
+    $roundMedians[$Name].Add($sorted[[int][math]::Floor($sorted.Count / 2)])
+}
 
 $targets = [ordered]@{
     winshost = @{
@@ -150,7 +157,13 @@ for ($round = 0; $round -lt $Rounds; $round++) {
             if (-not $targets[$target].ContainsKey($op)) { continue }
             # Progress for the bench's stall watchdog, which names the last step when a baseline hangs.
             [Console]::Error.WriteLine("round $round $target.$op")
-            for ($i = 0; $i -lt $Calls; $i++) { Add-Sample "$target.$op" (Measure-Milliseconds $targets[$target][$op]) }
+            $roundSamples = [System.Collections.Generic.List[double]]::new()
+            for ($i = 0; $i -lt $Calls; $i++) {
+                $elapsed = Measure-Milliseconds $targets[$target][$op]
+                Add-Sample "$target.$op" $elapsed
+                $roundSamples.Add($elapsed)
+            }
+            Add-RoundMedian "$target.$op" $roundSamples
         }
         if ($targets[$target].ContainsKey('open')) {
             # Each open is followed by a pause so the broker can start its next warm session host, as it
@@ -175,6 +188,8 @@ Close-NamedPipeSession $pipeRunspace
 $result = [ordered]@{}
 foreach ($name in $samples.Keys) {
     $sorted = @($samples[$name] | Sort-Object)
-    $result[$name] = [ordered]@{ p50 = $sorted[[int][math]::Floor($sorted.Count / 2)]; p90 = $sorted[[int][math]::Floor($sorted.Count * 0.9)]; n = $sorted.Count }
+    $perRound = @()
+    if ($roundMedians.Contains($name)) { $perRound = $roundMedians[$name].ToArray() }
+    $result[$name] = [ordered]@{ p50 = $sorted[[int][math]::Floor($sorted.Count / 2)]; p90 = $sorted[[int][math]::Floor($sorted.Count * 0.9)]; n = $sorted.Count; rounds = $perRound }
 }
 $result | ConvertTo-Json -Compress -Depth 4

@@ -189,6 +189,12 @@ function ratio(ours: number, baseline: number): string {
   return (ours / baseline).toFixed(2);
 }
 
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
+}
+
 try {
   if (!existsSync(bundle) || !existsSync(pwsh)) throw new Error('run `npm run setup` first (the broker bundle and .tools/pwsh are needed)');
   const brokerSocket = await startBroker();
@@ -201,13 +207,19 @@ try {
   // Not spawnSync: the broker's and the servers' output pipes must keep draining while the driver runs.
   const driver = await runDriver(args);
   const json = driver.trim().split('\n').pop()!;
-  const results = JSON.parse(json) as Record<string, { p50: number; p90: number; n: number }>;
+  const results = JSON.parse(json) as Record<string, { p50: number; p90: number; n: number; rounds: number[] }>;
   console.log('session bench (milliseconds, p50 / p90 over alternating rounds, one warm pwsh as the caller)');
   for (const [name, value] of Object.entries(results)) console.log(`  ${name.padEnd(22)} ${value.p50.toFixed(2).padStart(9)} / ${value.p90.toFixed(2).padStart(9)}   n=${value.n}`);
   if ('skipped' in ssh) console.log(`  ssh: not measured (${ssh.skipped})`);
   const one = results['winshost.one'].p50;
   const gps = results['winshost.gps'].p50;
   console.log(`round trip { 1 }: WinsHost / Invoke-Command over named-pipe remoting = ${ratio(one, results['namedPipeCmdlet.one'].p50)} (target <= 0.5)`);
+  // Rounds alternate targets, so each round of ours has the baseline's round beside it: their ratios show how
+  // much of a run-to-run difference is the machine drifting (both move) rather than either side.
+  const perRound = results['winshost.one'].rounds.map((ours, index) => ours / results['namedPipeCmdlet.one'].rounds[index]);
+  const roundList = (values: number[]) => values.map((value) => value.toFixed(2)).join(' ');
+  console.log(`round trip { 1 }, per round: ${roundList(perRound)}; median ${median(perRound).toFixed(2)}`);
+  console.log(`  (round medians in ms, WinsHost: ${roundList(results['winshost.one'].rounds)}; Invoke-Command: ${roundList(results['namedPipeCmdlet.one'].rounds)})`);
   console.log(`round trip { 1 }: WinsHost / bare PowerShell API over named-pipe remoting = ${ratio(one, results['namedPipeApi.one'].p50)}`);
   console.log(
     `round trip { 1 }: WinsHost's compiled connection called directly (no cmdlet) / bare PowerShell API = ${ratio(results['winshostApi.one'].p50, results['namedPipeApi.one'].p50)}; / Invoke-Command = ${ratio(results['winshostApi.one'].p50, results['namedPipeCmdlet.one'].p50)}`,
