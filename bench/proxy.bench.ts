@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { WinsHostClient } from '../broker/src/client/client.js';
 import { proxyRuleset } from '../broker/src/platform/linux/proxy.js';
 import { ProxyAddRequest, ProxyRemoveRequest, type ProxyPolicySettings } from '../typings/index.js';
+import { median } from './stats.js';
 
 const ROUNDS = Number(process.env.BENCH_PROXY_ROUNDS ?? 20);
 const settings: ProxyPolicySettings = {
@@ -21,7 +22,6 @@ const settings: ProxyPolicySettings = {
   },
   ExemptUser: 'uid:1337',
 };
-const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
 
 function nftDirect(script: string): Promise<void> {
   return new Promise((resolve, reject) => {

@@ -8,6 +8,7 @@ import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { median } from './stats.js';
 
 const repo = fileURLToPath(new URL('..', import.meta.url));
 const pwsh = join(repo, '.tools', 'pwsh', 'pwsh');
@@ -187,12 +188,6 @@ function runDriver(args: string[]): Promise<string> {
 
 function ratio(ours: number, baseline: number): string {
   return (ours / baseline).toFixed(2);
-}
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const middle = Math.floor(sorted.length / 2);
-  return sorted.length % 2 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
 }
 
 try {

@@ -6,6 +6,7 @@ import { writeFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { SessionHostConfig } from '../../broker/src/sessions/host-protocol.js';
+import { sessionHostArgs } from '../../broker/src/sessions/session-host.js';
 import { PWSH_PATH, SESSION_HOST_SCRIPT, SessionHostDriver, cliXmlArray, cliXmlTable, sessionHostUnavailable, type Invocation } from './support/session-host-driver.js';
 
 const skip = sessionHostUnavailable() ?? false;
@@ -66,6 +67,15 @@ describe('session host', { skip }, () => {
     const host = await session({ commands: ['Get-Date'] });
     host.child.stdin.end();
     assert.deepEqual(await host.waitForExit(), { code: 0, signal: null });
+  });
+
+  test('exits 1 before ready, naming the assembly, when its compiled core is missing', () => {
+    const missing = join(tmpdir(), 'no-such-dir', 'WinsHost.SessionHost.dll');
+    const result = spawnSync(PWSH_PATH, sessionHostArgs(SESSION_HOST_SCRIPT, missing), { input: '', encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' } });
+    assert.equal(result.status, 1, result.stderr);
+    assert.equal(result.stdout, '', 'nothing on the protocol stream, not even ready');
+    assert.match(result.stderr, /session host failed:/);
+    assert.ok(result.stderr.includes(missing), result.stderr);
   });
 
   for (const languageMode of ['FullLanguage', 'ConstrainedLanguage', 'NoLanguage'] as const) {

@@ -83,6 +83,7 @@ sessionHost:
     await until(() => sessions.spawns.length >= 1, 'the warm host');
     const warmPid = sessions.spawns[0].child.pid;
     assert.equal(sessions.spawns[0].spec.env.FAKE_GREETING, 'hello');
+    assert.equal(sessions.spawns[0].spec.env.DOTNET_TC_QuickJit, '0', 'hosts start with quick JIT off');
     assert.equal(sessions.spawns[0].spec.container, undefined);
     const { result: session } = await main.call('session/new', {});
     assert.match(session.Id, /^s-[0-9a-f]{8}$/);
@@ -463,6 +464,14 @@ sessionHost:
     // Each fake dies 0.1 s after ready; without back-off there would be dozens by now.
     assert.ok(sessions.spawns.length >= 2 && sessions.spawns.length <= 5, `${sessions.spawns.length} hosts started in 3 s`);
     assert.ok(log.some((m) => /warm session host: it ended while waiting .* starting another in/.test(m)), log.join('\n'));
+    await broker.stop();
+  });
+
+  it('lets sessionHost.environment override the runtime settings the broker starts hosts with', async () => {
+    const sessions = fakeSessions();
+    const broker = await startTestBroker({ policyYaml: policy("DOTNET_TC_QuickJit: '1'"), platform: { ...fakePlatform(), sessions } });
+    await until(() => sessions.spawns.length === 1, 'the warm host');
+    assert.equal(sessions.spawns[0].spec.env.DOTNET_TC_QuickJit, '1');
     await broker.stop();
   });
 
